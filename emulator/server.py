@@ -1,0 +1,393 @@
+"""A local emulator of the Tencent Cloud SMS API's ReportConversion action.
+
+It answers as the real service does, so the official SDK can be driven against
+it over real HTTP: TC3-HMAC-SHA256 signatures are verified (timestamp window,
+credential scope, secret id, signature, `X-TC-Token` for temporary keys), the
+action, version and region are checked, and every answer is HTTP 200 with
+`Content-Type: application/json` exactly (the SDK ignores error bodies under
+any other content type). Faults can be injected per call.
+
+Local only: this is never deployed (it lives outside `src/`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ACTION = "ReportConversion"
+VERSION = "2021-01-11"
+SERVICE = "sms"
+SIGNATURE_WINDOW_SECONDS = 300
+REGIONS = frozenset(
+    {"ap-guangzhou", "ap-beijing", "ap-nanjing", "ap-shanghai", "ap-chengdu", "ap-hongkong", "ap-singapore"}
+)
+DEFAULT_APP_IDS = frozenset({"1400006666", "1400000001"})
+_AUTH = re.compile(
+    r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)/tc3_request, "
+    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})$"
+)
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A test key. A temporary key (with `token`) is accepted only with that token."""
+
+    secret_id: str
+    secret_key: str
+    token: str | None = None
+
+
+# Well-known test keys: not secrets, they only open this emulator.
+PERMANENT_KEY = KeyPair("AKIDEMULATOR00PERMANENT0000000000001", "emulator-permanent-secret-key-000001")
+TEMPORARY_KEY = KeyPair(
+    "AKIDEMULATOR00TEMPORARY0000000000001",
+    "emulator-temporary-secret-key-000001",
+    "emulator-session-token-000001-" + "t" * 40,
+)
+
+
+@dataclass
+class Fault:
+    """Something to do instead of (or before) answering normally.
+
+    - `error_code`: answer `{"Response": {"Error": ...}}` with this code;
+    - `http_status`: answer this HTTP status with a plain body;
+    - `drop`: close the connection without answering;
+    - `status_code`: a ReportConversionStatus.Code other than "ok";
+    - `content_type`: answer an error under this Content-Type (the SDK trap);
+    - `latency`: seconds to wait first (alone, or before any of the above).
+    `serial_no` restricts the fault to one SerialNo; `times` is how many calls it hits.
+    """
+
+    error_code: str | None = None
+    error_message: str = "injected fault"
+    http_status: int | None = None
+    drop: bool = False
+    status_code: str | None = None
+    content_type: str | None = None
+    latency: float = 0.0
+    serial_no: str | None = None
+    times: int = 1
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fault:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    connections: int = 0
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _ApiError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class SmsEmulator:
+    """Run with `start()`/`stop()` or as a context manager; `endpoint` is `http://127.0.0.1:<port>`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keys: tuple[KeyPair, ...] = (PERMANENT_KEY, TEMPORARY_KEY),
+        app_ids: frozenset[str] = DEFAULT_APP_IDS,
+        latency: float = 0.0,
+        clock: Any = time.time,
+    ) -> None:
+        self._keys = {key.secret_id: key for key in keys}
+        self.app_ids = set(app_ids)
+        self.latency = latency
+        self.clock = clock
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.stats = Stats()
+        self._server = _Server((host, port), _Handler)
+        self._server.emulator = self
+        self._thread: threading.Thread | None = None
+
+    # ---- control -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> SmsEmulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sms-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SmsEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(self, *faults: Fault) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    def add_key(self, key: KeyPair) -> None:
+        with self._lock:
+            self._keys[key.secret_id] = key
+
+    def revoke_key(self, secret_id: str) -> None:
+        with self._lock:
+            self._keys.pop(secret_id, None)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.stats = Stats()
+
+    @property
+    def reports(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.stats.reports)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.stats.requests,
+                "connections": self.stats.connections,
+                "reports": list(self.stats.reports),
+                "rejected": list(self.stats.rejected),
+                "pending_faults": len(self._faults),
+            }
+
+    # ---- the API -------------------------------------------------------------------
+
+    def _take_fault(self, serial_no: str | None) -> Fault | None:
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.serial_no is None or fault.serial_no == serial_no:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        del self._faults[index]
+                    return fault
+        return None
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            setattr(self.stats, what, getattr(self.stats, what) + 1)
+
+    def verify(self, method: str, headers: dict[str, str], body: bytes) -> KeyPair:
+        """Check a request's TC3 signature as the real service does; raise _ApiError otherwise."""
+        match = _AUTH.match(headers.get("authorization", ""))
+        if not match:
+            raise _ApiError("AuthFailure.InvalidAuthorization", "Authorization header is missing or malformed")
+        try:
+            timestamp = int(headers.get("x-tc-timestamp", ""))
+        except ValueError:
+            raise _ApiError("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing or not an integer") from None
+        if abs(self.clock() - timestamp) > SIGNATURE_WINDOW_SECONDS:
+            raise _ApiError("AuthFailure.SignatureExpire", "signature expired: the client clock is off by more than 5 minutes")
+        date = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
+        if match["date"] != date or match["service"] != SERVICE:
+            raise _ApiError("AuthFailure.InvalidAuthorization", "credential scope does not match the timestamp's date or service")
+        signed = match["signed"].split(";")
+        if "content-type" not in signed or "host" not in signed:
+            raise _ApiError("AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host")
+        with self._lock:
+            key = self._keys.get(match["id"])
+        if key is None:
+            raise _ApiError("AuthFailure.SecretIdNotFound", "secret id not found")
+        canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed)
+        canonical_request = "\n".join(
+            [method, "/", "", canonical_headers, match["signed"], hashlib.sha256(body).hexdigest()]
+        )
+        string_to_sign = "\n".join(
+            [
+                "TC3-HMAC-SHA256",
+                str(timestamp),
+                f"{date}/{SERVICE}/tc3_request",
+                hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
+            ]
+        )
+        expected = _sign(key.secret_key, date, string_to_sign)
+        if not hmac.compare_digest(expected, match["signature"]):
+            raise _ApiError("AuthFailure.SignatureFailure", "signature does not match")
+        if key.token is not None and not hmac.compare_digest(headers.get("x-tc-token", ""), key.token):
+            raise _ApiError("AuthFailure.TokenFailure", "temporary credentials need a valid X-TC-Token")
+        return key
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes] | None:
+        """Answer one API call: (HTTP status, Content-Type, body), or None to drop the connection."""
+        self._count("requests")
+        request_id = str(uuid.uuid4())
+        serial_no: str | None = None
+        fault: Fault | None = None
+        try:
+            if method != "POST" or path != "/":
+                raise _ApiError("InvalidParameter", "only POST / is served")
+            if headers.get("content-type") != "application/json":
+                raise _ApiError("InvalidParameter", "Content-Type must be application/json")
+            key = self.verify(method, headers, body)
+            if headers.get("x-tc-action") != ACTION:
+                raise _ApiError("InvalidAction", f"action {headers.get('x-tc-action')!r} is not served")
+            if headers.get("x-tc-version") != VERSION:
+                raise _ApiError("NoSuchVersion", f"version must be {VERSION}")
+            if headers.get("x-tc-region") not in REGIONS:
+                raise _ApiError("UnsupportedRegion", "region not supported")
+            try:
+                params = json.loads(body)
+            except ValueError:
+                raise _ApiError("InvalidParameter", "body is not JSON") from None
+            if not isinstance(params, dict):
+                raise _ApiError("InvalidParameter", "body must be a JSON object")
+            serial_no = params.get("SerialNo") if isinstance(params.get("SerialNo"), str) else None
+            fault = self._take_fault(serial_no)
+            delay = self.latency + (fault.latency if fault else 0.0)
+            if delay > 0:
+                time.sleep(delay)
+            if fault is not None:
+                if fault.drop:
+                    return None
+                if fault.http_status is not None:
+                    return fault.http_status, "text/html", b"<html><body>injected upstream failure</body></html>"
+                if fault.error_code is not None:
+                    raise _ApiError(fault.error_code, fault.error_message)
+            self._check_params(params)
+            if fault is not None and fault.status_code is not None:
+                status = {"Code": fault.status_code, "Message": fault.error_message}
+            else:
+                status = {"Code": "ok", "Message": "report success"}
+                with self._lock:
+                    self.stats.reports.append(
+                        {
+                            "SmsSdkAppId": params["SmsSdkAppId"],
+                            "SerialNo": params["SerialNo"],
+                            "ConversionTime": params.get("ConversionTime"),
+                            "SecretId": key.secret_id,
+                            "Region": headers.get("x-tc-region"),
+                            "RequestId": request_id,
+                        }
+                    )
+            payload = {"Response": {"ReportConversionStatus": status, "RequestId": request_id}}
+            content_type = "application/json"
+        except _ApiError as exc:
+            with self._lock:
+                self.stats.rejected.append({"Code": exc.code, "SerialNo": serial_no})
+            payload = {"Response": {"Error": {"Code": exc.code, "Message": exc.message}, "RequestId": request_id}}
+            content_type = fault.content_type if fault is not None and fault.content_type else "application/json"
+        return 200, content_type, json.dumps(payload).encode("utf-8")
+
+    def _check_params(self, params: dict[str, Any]) -> None:
+        for name in params:
+            if name not in ("SmsSdkAppId", "SerialNo", "ConversionTime"):
+                raise _ApiError("UnknownParameter", f"unknown parameter {name}")
+        app_id = params.get("SmsSdkAppId")
+        if app_id is None:
+            raise _ApiError("MissingParameter", "SmsSdkAppId is required")
+        if not isinstance(app_id, str):
+            raise _ApiError("InvalidParameterValue", "SmsSdkAppId must be a string")
+        serial_no = params.get("SerialNo")
+        if serial_no is None:
+            raise _ApiError("MissingParameter", "SerialNo is required")
+        if not isinstance(serial_no, str) or not serial_no:
+            raise _ApiError("InvalidParameterValue", "SerialNo must be a non-empty string")
+        conversion_time = params.get("ConversionTime")
+        if conversion_time is not None and (isinstance(conversion_time, bool) or not isinstance(conversion_time, int)):
+            raise _ApiError("InvalidParameterValue", "ConversionTime must be an integer")
+        if app_id not in self.app_ids:
+            raise _ApiError(
+                "UnauthorizedOperation.SmsSdkAppIdVerifyFail",
+                "SmsSdkAppId does not belong to the account of this key",
+            )
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+
+
+def _sign(secret_key: str, date: str, string_to_sign: str) -> str:
+    signing_key = _hmac(_hmac(_hmac(("TC3" + secret_key).encode("utf-8"), date), SERVICE), "tc3_request")
+    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    emulator: SmsEmulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # http.server writes headers and body separately: without TCP_NODELAY,
+        # Nagle's algorithm and delayed ACKs add ~40 ms to every call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.emulator._count("connections")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path == "/_emulator/stats":
+            self._send(200, "application/json", json.dumps(self.server.emulator.snapshot()).encode())
+        else:
+            self._api("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        emulator = self.server.emulator
+        if self.path == "/_emulator/faults":
+            faults = json.loads(body or b"[]")
+            emulator.inject(*(Fault.from_json(item) for item in (faults if isinstance(faults, list) else [faults])))
+            self._send(204, "application/json", b"")
+            return
+        if self.path == "/_emulator/reset":
+            emulator.reset()
+            self._send(204, "application/json", b"")
+            return
+        self._api("POST", body)
+
+    def _api(self, method: str, body: bytes = b"") -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        answer = self.server.emulator.handle(method, self.path, headers, body)
+        if answer is None:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self._send(*answer)
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

@@ -1,0 +1,1 @@
+"""Report SMS verification-success events to Tencent Cloud SMS ReportConversion."""

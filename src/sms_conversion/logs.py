@@ -1,0 +1,106 @@
+"""JSON log lines on stdout, one object per line, with the invocation's fields on each.
+
+Standard library only: a formatter of a dozen lines costs no cold start, and
+the redaction below is a last guard, not the design: no code path logs a
+secret or the context's `environ` in the first place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+LOGGER_NAME = "sms_conversion"
+SDK_LOGGER_NAME = "tencentcloud_sdk_common"
+SECRET_VARIABLES = (
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_SESSION_TOKEN",
+)
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+class InvocationFields(logging.Filter):
+    """Adds the current invocation's fields (request id, trigger, cold start) to every record.
+
+    SCF runs one invocation at a time per instance, so one shared set is enough.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, Any] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in self.fields.items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _RESERVED and not name.startswith("_"):
+                entry[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            # The type only: a traceback's frames can hold request headers.
+            entry["exception"] = record.exc_info[0].__name__
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def redact(text: str) -> str:
+    for name in SECRET_VARIABLES:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 8 and secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is now (a test's capture, a runner's redirect)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+invocation_fields = InvocationFields()
+
+
+def configure(level: str) -> None:
+    """Idempotent: attach one stdout handler to our logger and silence the SDK's.
+
+    The SDK logs whole requests (Authorization and X-TC-Token headers included)
+    at DEBUG; it must never reach a handler, whatever LOG_LEVEL says.
+    """
+    sdk = logging.getLogger(SDK_LOGGER_NAME)
+    sdk.propagate = False
+    sdk.setLevel(logging.CRITICAL)
+    if not any(getattr(handler, "_sms_conversion", False) for handler in logger.handlers):
+        handler = _StdoutHandler()
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(invocation_fields)
+        handler._sms_conversion = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        # SCF's runtime puts its own handler on the root logger: one line each, not two.
+        logger.propagate = False
+    logger.setLevel(level)
