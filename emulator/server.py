@@ -90,6 +90,8 @@ class Fault:
 class Stats:
     requests: int = 0
     connections: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
     reports: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
@@ -176,6 +178,7 @@ class SmsEmulator:
             return {
                 "requests": self.stats.requests,
                 "connections": self.stats.connections,
+                "max_in_flight": self.stats.max_in_flight,
                 "reports": list(self.stats.reports),
                 "rejected": list(self.stats.rejected),
                 "pending_faults": len(self._faults),
@@ -193,9 +196,9 @@ class SmsEmulator:
                     return fault
         return None
 
-    def _count(self, what: str) -> None:
+    def _count_connection(self) -> None:
         with self._lock:
-            setattr(self.stats, what, getattr(self.stats, what) + 1)
+            self.stats.connections += 1
 
     def verify(self, method: str, headers: dict[str, str], body: bytes) -> KeyPair:
         """Check a request's TC3 signature as the real service does; raise _ApiError otherwise."""
@@ -239,7 +242,17 @@ class SmsEmulator:
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes] | None:
         """Answer one API call: (HTTP status, Content-Type, body), or None to drop the connection."""
-        self._count("requests")
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.in_flight += 1
+            self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+        try:
+            return self._answer(method, path, headers, body)
+        finally:
+            with self._lock:
+                self.stats.in_flight -= 1
+
+    def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes] | None:
         request_id = str(uuid.uuid4())
         serial_no: str | None = None
         fault: Fault | None = None
@@ -347,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
         # http.server writes headers and body separately: without TCP_NODELAY,
         # Nagle's algorithm and delayed ACKs add ~40 ms to every call.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.emulator._count("connections")
+        self.server.emulator._count_connection()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
