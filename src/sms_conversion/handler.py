@@ -22,7 +22,7 @@ from .message import ConversionMessage, InvalidMessage, parse_messages, plausibl
 from .outcome import Outcome, Status
 from .ratelimit import RateLimiter
 from .reporter import ClientPool, ConversionReporter, CredentialSource
-from .responder import Answer, RetryLater, error, invalid_message, queue_summary, results
+from .responder import Answer, RetryLater, error, invalid_message, outcome_label, queue_summary, results
 from .settings import ConfigurationError, Settings, load_settings
 from .sources import (
     BadRequest,
@@ -293,7 +293,7 @@ _LEVELS = {
 def _log_outcome(message: ConversionMessage, outcome: Outcome, coordinates: dict[str, Any] | None) -> None:
     fields: dict[str, Any] = {
         "event": "record",
-        "outcome": outcome.status.value,
+        "outcome": outcome_label(outcome.status, queue=coordinates is not None),
         "serial_no": message.SerialNo,
         "sms_sdk_app_id": message.SmsSdkAppId,
         "api_request_id": outcome.request_id,
@@ -306,5 +306,5 @@ def _log_outcome(message: ConversionMessage, outcome: Outcome, coordinates: dict
         fields["code"] = outcome.code
     if outcome.message and outcome.status is not Status.REPORTED:
         fields["reason"] = outcome.message
-    logger.log(_LEVELS[outcome.status], "record %s", outcome.status.value, extra=fields)
+    logger.log(_LEVELS[outcome.status], "record %s", fields["outcome"], extra=fields)
 

@@ -72,8 +72,13 @@ def invalid_message(errors: Sequence[FieldError], request_id: str, too_large: bo
     )
 
 
+def outcome_label(status: Status, queue: bool) -> str:
+    """Queue records that cannot succeed are "skipped" (acknowledged); an HTTP caller sees "failed"."""
+    return "failed" if status is Status.SKIPPED and not queue else status.value
+
+
 def result_entry(message: ConversionMessage, outcome: Outcome) -> dict[str, Any]:
-    entry: dict[str, Any] = {"SerialNo": message.SerialNo, "Outcome": outcome.status.value}
+    entry: dict[str, Any] = {"SerialNo": message.SerialNo, "Outcome": outcome_label(outcome.status, queue=False)}
     if outcome.request_id:
         entry["RequestId"] = outcome.request_id
     if outcome.code:

@@ -1,0 +1,222 @@
+"""Shared fixtures: the SMS emulator over real HTTP, SCF's environment and context, sample events, Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator import PERMANENT_KEY, TEMPORARY_KEY, SmsEmulator
+from sms_conversion import logs
+from sms_conversion.handler import Application
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+CONFIG_VARIABLES = (
+    "SMS_SDK_APP_ID",
+    "SMS_REGION",
+    "SMS_ENDPOINT",
+    "SMS_TIMEOUT_SECONDS",
+    "SMS_MAX_ATTEMPTS",
+    "SMS_CONCURRENCY",
+    "SMS_MAX_RPS",
+    "SMS_LANGUAGE",
+    "IDEMPOTENCY_TTL_SECONDS",
+    "REDIS_URL",
+    "REDIS_TIMEOUT_SECONDS",
+    "LOG_LEVEL",
+    "TENCENTCLOUD_SECRETID",
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_SESSION_TOKEN",
+)
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def scf_context(request_id: str = "test-request", time_limit_in_ms: Any = 30_000, **extra: Any) -> dict[str, Any]:
+    """The context dict SCF passes, including the `environ` string that may hold credentials."""
+    context = {
+        "request_id": request_id,
+        "time_limit_in_ms": time_limit_in_ms,
+        "memory_limit_in_mb": 128,
+        "function_name": "report-conversion",
+        "function_version": "$LATEST",
+        "namespace": "default",
+        "tencentcloud_region": "ap-guangzhou",
+        "environ": ";".join(f"{name}={os.environ.get(name, '')}" for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")),
+    }
+    context.update(extra)
+    return context
+
+
+def http_event(body: Any, method: str = "POST", api_gateway: bool = False, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "httpMethod": method,
+        "headers": headers if headers is not None else {"content-type": "application/json"},
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "path": "/",
+        "queryString": {},
+    }
+    if api_gateway:
+        event["requestContext"] = {"httpMethod": "ANY", "identity": {}, "stage": "release"}
+        event["isBase64Encoded"] = False
+    return event
+
+
+def ckafka_event(bodies: list[Any], topic: str = "verification-success", partition: int = 0, first_offset: int = 0) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "Ckafka": {
+                    "topic": topic,
+                    "partition": partition,
+                    "offset": first_offset + index,
+                    "msgKey": "None",
+                    "msgBody": body if isinstance(body, str) else json.dumps(body),
+                }
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    assert isinstance(response["body"], str)
+    return json.loads(response["body"])
+
+
+@pytest.fixture(scope="session")
+def _emulator_server() -> Iterator[SmsEmulator]:
+    with SmsEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(_emulator_server: SmsEmulator) -> Iterator[SmsEmulator]:
+    _emulator_server.reset()
+    _emulator_server.latency = 0.0
+    yield _emulator_server
+    _emulator_server.reset()
+    _emulator_server.latency = 0.0
+
+
+@pytest.fixture
+def scf_env(monkeypatch: pytest.MonkeyPatch, emulator: SmsEmulator, tmp_path: Path) -> SmsEmulator:
+    """SCF's environment: the role's temporary keys, the function's variables, the emulator as endpoint."""
+    for name in CONFIG_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.tencentcloud/credentials from the machine
+    monkeypatch.setenv("SMS_ENDPOINT", emulator.endpoint)
+    monkeypatch.setenv("SMS_SDK_APP_ID", "1400006666")
+    monkeypatch.setenv("TENCENTCLOUD_SECRETID", TEMPORARY_KEY.secret_id)
+    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", TEMPORARY_KEY.secret_key)
+    monkeypatch.setenv("TENCENTCLOUD_SESSIONTOKEN", TEMPORARY_KEY.token or "")
+    return emulator
+
+
+@pytest.fixture
+def app(scf_env: SmsEmulator) -> Application:
+    """A fresh warm instance per test (so idempotency and clients do not leak between tests)."""
+    return Application()
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    yield
+    logs.invocation_fields.fields = {}
+
+
+def log_lines(output: str) -> list[dict[str, Any]]:
+    """Every stdout line must be one JSON object."""
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+# ---- Redis ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, which tests may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory), "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def flush(self) -> None:
+        import redis
+
+        redis.Redis.from_url(self.url).flushall()
+
+
+@pytest.fixture(scope="session")
+def _redis_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("REQUIRE_REDIS") == "1" or os.environ.get("CI") == "true":
+            pytest.fail("redis-server is required here (REQUIRE_REDIS/CI) but is not on PATH")
+        pytest.skip("redis-server not installed (apt-get install redis-server); CI always runs these tests")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server(_redis_session: RedisServer) -> Iterator[RedisServer]:
+    if _redis_session.process is None:
+        _redis_session.start()
+    _redis_session.flush()
+    yield _redis_session
+    if _redis_session.process is None:
+        _redis_session.start()
+
+
+__all__ = ["PERMANENT_KEY", "TEMPORARY_KEY"]

@@ -1,0 +1,194 @@
+"""API Gateway and Function URL: the HTTP contract, through the real SDK to the emulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from conftest import body_of, http_event, load_event, scf_context
+
+from emulator import Fault, SmsEmulator
+from sms_conversion.handler import Application
+
+
+def call(app: Application, event: dict[str, Any], **context: Any) -> dict[str, Any]:
+    response = app.handle(event, scf_context(**context))
+    assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
+    assert response["isBase64Encoded"] is False
+    assert isinstance(response["statusCode"], int)
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert all(isinstance(value, str) for value in response["headers"].values())
+    return response
+
+
+@pytest.mark.parametrize("name", ["apigw.json", "function_url.json"])
+def test_sample_http_event_is_reported(app: Application, scf_env: SmsEmulator, name: str) -> None:
+    response = call(app, load_event(name))
+    assert response["statusCode"] == 200
+    [entry] = body_of(response)["Results"]
+    [report] = scf_env.reports
+    assert entry == {"SerialNo": report["SerialNo"], "Outcome": "reported", "RequestId": report["RequestId"]}
+    assert report["ConversionTime"] == 1658310430
+    assert report["SmsSdkAppId"] == "1400006666"
+
+
+def test_base64_array_reports_every_item(app: Application, scf_env: SmsEmulator) -> None:
+    response = call(app, load_event("apigw_base64.json"))
+    assert response["statusCode"] == 200
+    assert [entry["Outcome"] for entry in body_of(response)["Results"]] == ["reported", "reported"]
+    assert sorted(report["SerialNo"][-3:] for report in scf_env.reports) == ["620", "621"]
+    assert {report["ConversionTime"] for report in scf_env.reports} == {None, 1658310430}
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "OPTIONS"])
+def test_only_post_is_allowed(app: Application, scf_env: SmsEmulator, method: str) -> None:
+    response = call(app, http_event({"SerialNo": "s-1"}, method=method))
+    assert response["statusCode"] == 405
+    assert response["headers"]["Allow"] == "POST"
+    assert body_of(response)["Error"]["Code"] == "UnsupportedOperation.MethodNotAllowed"
+    assert scf_env.snapshot()["requests"] == 0
+
+
+def test_invalid_json_is_a_400_without_a_call(app: Application, scf_env: SmsEmulator) -> None:
+    response = call(app, http_event('{"SerialNo": "s-1",'))
+    body = body_of(response)
+    assert response["statusCode"] == 400
+    assert body["Error"]["Code"] == "InvalidParameter.MalformedJson"
+    assert "line 1" in body["Error"]["Message"]
+    assert body["RequestId"] == "test-request"
+    assert scf_env.snapshot()["requests"] == 0
+
+
+def test_invalid_message_names_the_field(app: Application, scf_env: SmsEmulator) -> None:
+    response = call(app, http_event({"SerialNo": "s 1", "ConversionTime": 1658310430123}, api_gateway=True))
+    body = body_of(response)
+    assert response["statusCode"] == 400
+    assert body["Error"]["Code"] == "InvalidParameterValue"
+    assert body["Errors"] == [
+        {"Index": None, "Field": "SerialNo", "Message": "must not contain whitespace or control characters"},
+        {"Index": None, "Field": "ConversionTime", "Message": "looks like milliseconds: send a UNIX time in seconds"},
+    ]
+    assert scf_env.snapshot()["requests"] == 0
+
+
+def test_missing_field_is_a_missing_parameter(app: Application, scf_env: SmsEmulator) -> None:
+    body = body_of(call(app, http_event({"serial": "s-1"})))
+    assert body["Error"] == {"Code": "MissingParameter", "Message": "SerialNo: is required"}
+
+
+def test_one_bad_item_rejects_the_whole_array(app: Application, scf_env: SmsEmulator) -> None:
+    response = call(app, http_event([{"SerialNo": "good-1"}, {"SerialNo": ""}, {"SerialNo": "good-2"}]))
+    assert response["statusCode"] == 400
+    assert body_of(response)["Errors"] == [{"Index": 1, "Field": "SerialNo", "Message": "must not be empty"}]
+    assert scf_env.snapshot()["requests"] == 0
+
+
+def test_body_over_64_kib_is_a_413(app: Application, scf_env: SmsEmulator) -> None:
+    body = json.dumps({"SerialNo": "s-1", "Padding": "x" * (64 * 1024)})
+    response = call(app, http_event(body))
+    assert response["statusCode"] == 413
+    assert body_of(response)["Error"]["Code"] == "LimitExceeded.PayloadTooLarge"
+    encoded = base64.b64encode(body.encode()).decode()
+    event = {**http_event(encoded, api_gateway=True), "isBase64Encoded": True}
+    assert call(app, event)["statusCode"] == 413
+
+
+def test_more_than_100_items_is_a_413(app: Application, scf_env: SmsEmulator) -> None:
+    response = call(app, http_event([{"SerialNo": f"s-{i}"} for i in range(101)]))
+    assert response["statusCode"] == 413
+    assert "at most 100" in body_of(response)["Error"]["Message"]
+    assert scf_env.snapshot()["requests"] == 0
+
+
+def test_non_utf8_body_is_a_400(app: Application, scf_env: SmsEmulator) -> None:
+    event = {**http_event("", api_gateway=True), "isBase64Encoded": True, "body": base64.b64encode(b"\xff\xfe{}").decode()}
+    response = call(app, event)
+    assert response["statusCode"] == 400
+    assert "UTF-8" in body_of(response)["Error"]["Message"]
+
+
+def test_app_id_verify_fail_is_a_403_with_the_upstream_code(app: Application, scf_env: SmsEmulator) -> None:
+    response = call(app, http_event({"SerialNo": "s-1", "SmsSdkAppId": "1400009999"}))
+    body = body_of(response)
+    assert response["statusCode"] == 403
+    assert body["Error"]["Code"] == "UnauthorizedOperation.SmsSdkAppIdVerifyFail"
+    assert body["RequestId"] == body["Results"][0]["RequestId"]  # the API's own request id
+    assert body["Results"][0]["Outcome"] == "failed"
+    assert len(scf_env.snapshot()["rejected"]) == 1  # never retried
+
+
+def test_rate_limited_after_retries_is_a_429(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "3")
+    scf_env.inject(Fault(error_code="RequestLimitExceeded", times=3))
+    response = call(app, http_event({"SerialNo": "s-1"}))
+    assert response["statusCode"] == 429
+    assert response["headers"]["Retry-After"] == "1"
+    assert body_of(response)["Error"]["Code"] == "RequestLimitExceeded"
+    assert scf_env.snapshot()["requests"] == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        (Fault(error_code="InternalError.SendAndRecvFail", times=9), "InternalError.SendAndRecvFail"),
+        (Fault(http_status=503, times=9), "ServerNetworkError"),
+        (Fault(drop=True, times=9), "ClientNetworkError"),
+        (Fault(error_code="AuthFailure.SignatureFailure"), "AuthFailure.SignatureFailure"),
+        (Fault(status_code="FailedOperation.ReportFail"), "FailedOperation.ReportFail"),
+        (Fault(error_code="InternalError.SendAndRecvFail", content_type="application/json; charset=utf-8", times=9), "InternalError.MissingStatus"),
+    ],
+)
+def test_other_upstream_failures_are_a_502(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, fault: Fault, code: str) -> None:
+    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "2")
+    scf_env.inject(fault)
+    response = call(app, http_event({"SerialNo": "s-1"}))
+    body = body_of(response)
+    assert response["statusCode"] == 502
+    assert body["Error"]["Code"] == code
+    assert scf_env.reports == []
+
+
+def test_no_credentials_is_a_500_that_says_how_to_fix(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"):
+        monkeypatch.delenv(name)
+    response = call(app, http_event({"SerialNo": "s-1"}))
+    body = body_of(response)
+    assert response["statusCode"] == 500
+    assert body["Error"]["Code"] == "InternalError.MissingCredentials"
+    assert "execution role" in body["Error"]["Message"]
+    assert scf_env.snapshot()["requests"] == 0
+
+
+def test_bad_configuration_is_a_500_naming_the_variable(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_TIMEOUT_SECONDS", "soon")
+    body = body_of(call(app, http_event({"SerialNo": "s-1"})))
+    assert body["Error"]["Code"] == "InternalError.Misconfiguration"
+    assert "SMS_TIMEOUT_SECONDS" in body["Error"]["Message"]
+    assert "soon" not in body["Error"]["Message"]
+
+
+def test_mixed_outcomes_answer_the_most_urgent_failure(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
+    scf_env.inject(Fault(error_code="InternalError.SendAndRecvFail", serial_no="s-2"))
+    response = call(app, http_event([{"SerialNo": "s-1"}, {"SerialNo": "s-2"}, {"SerialNo": "s-3", "SmsSdkAppId": "1400009999"}]))
+    body = body_of(response)
+    assert response["statusCode"] == 403
+    assert [entry["Outcome"] for entry in body["Results"]] == ["reported", "retryable", "failed"]
+    assert body["Retryable"] is True
+
+
+def test_resending_a_reported_request_answers_duplicate(app: Application, scf_env: SmsEmulator) -> None:
+    event = http_event({"SerialNo": "s-1"})
+    assert call(app, event)["statusCode"] == 200
+    again = call(app, event)
+    assert again["statusCode"] == 200
+    assert body_of(again)["Results"][0]["Outcome"] == "duplicate"
+    assert len(scf_env.reports) == 1
+
+
+def test_unrecognised_http_body_type_is_a_clear_error(app: Application, scf_env: SmsEmulator) -> None:
+    result = app.handle({"httpMethod": "POST", "body": {"SerialNo": "s-1"}}, scf_context())
+    assert result["StatusCode"] == 400
+    assert "body must be a string" in result["Error"]["Message"]
