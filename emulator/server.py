@@ -92,6 +92,7 @@ class Stats:
     connections: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    arrivals: list[float] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
@@ -166,7 +167,8 @@ class SmsEmulator:
     def reset(self) -> None:
         with self._lock:
             self._faults.clear()
-            self.stats = Stats()
+            # Calls still being answered (a test's slow call) finish against the new counters.
+            self.stats = Stats(in_flight=self.stats.in_flight)
 
     @property
     def reports(self) -> list[dict[str, Any]]:
@@ -179,6 +181,7 @@ class SmsEmulator:
                 "requests": self.stats.requests,
                 "connections": self.stats.connections,
                 "max_in_flight": self.stats.max_in_flight,
+                "arrivals": list(self.stats.arrivals),
                 "reports": list(self.stats.reports),
                 "rejected": list(self.stats.rejected),
                 "pending_faults": len(self._faults),
@@ -244,6 +247,7 @@ class SmsEmulator:
         """Answer one API call: (HTTP status, Content-Type, body), or None to drop the connection."""
         with self._lock:
             self.stats.requests += 1
+            self.stats.arrivals.append(time.monotonic())
             self.stats.in_flight += 1
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:

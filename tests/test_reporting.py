@@ -1,0 +1,236 @@
+"""Retries, classification, deadline, credentials and clients: the real SDK against the emulator."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from conftest import body_of, ckafka_event, http_event, log_lines, scf_context
+
+from emulator import PERMANENT_KEY, Fault, KeyPair, SmsEmulator
+from sms_conversion.clock import time_limit_seconds
+from sms_conversion.credentials import MissingCredentialsError, RoleCredential
+from sms_conversion.handler import Application
+from sms_conversion.responder import RetryLater
+
+
+def report_one(app: Application, serial: str = "s-1", **context: object) -> dict[str, object]:
+    return app.handle({"SerialNo": serial}, scf_context(**context))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(error_code="InternalError.SendAndRecvFail", times=2),
+        Fault(error_code="InternalError", times=2),
+        Fault(error_code="RequestLimitExceeded.UinLimitExceeded", times=2),
+        Fault(error_code="ServiceUnavailable", times=2),
+        Fault(error_code="ResourceUnavailable", times=2),
+        Fault(http_status=502, times=2),
+        Fault(drop=True, times=2),
+    ],
+)
+def test_transient_failures_are_retried_until_success(app: Application, scf_env: SmsEmulator, fault: Fault) -> None:
+    scf_env.inject(fault)
+    result = report_one(app)
+    assert result["StatusCode"] == 200
+    assert scf_env.snapshot()["requests"] == 3
+    assert len(scf_env.reports) == 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "InvalidParameterValue",
+        "InvalidParameter.X",
+        "MissingParameter",
+        "FailedOperation.X",
+        "LimitExceeded.DailyLimit",
+        "UnauthorizedOperation.SmsSdkAppIdVerifyFail",
+        "AuthFailure.SignatureFailure",
+        "AuthFailure.SecretIdNotFound",
+        "UnsupportedOperation",
+        "InvalidAction",
+    ],
+)
+def test_permanent_failures_are_never_retried(app: Application, scf_env: SmsEmulator, code: str) -> None:
+    scf_env.inject(Fault(error_code=code, times=5))
+    result = report_one(app)
+    assert result["StatusCode"] in (403, 502)
+    assert result["Error"]["Code"] == code
+    assert scf_env.snapshot()["requests"] == 1
+
+
+def test_token_failure_is_retried_once(app: Application, scf_env: SmsEmulator) -> None:
+    scf_env.inject(Fault(error_code="AuthFailure.TokenFailure"))
+    assert report_one(app)["StatusCode"] == 200
+    assert scf_env.snapshot()["requests"] == 2
+
+
+def test_token_failure_twice_is_given_up_and_left_for_redelivery(app: Application, scf_env: SmsEmulator) -> None:
+    scf_env.inject(Fault(error_code="AuthFailure.TokenFailure", times=5))
+    with pytest.raises(RetryLater):
+        report_one(app)
+    assert scf_env.snapshot()["requests"] == 2
+
+
+def test_attempts_are_bounded(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "3")
+    scf_env.inject(Fault(error_code="InternalError", times=10))
+    with pytest.raises(RetryLater):
+        report_one(app)
+    assert scf_env.snapshot()["requests"] == 3
+
+
+def test_rotated_role_credentials_are_picked_up_by_a_warm_instance(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert report_one(app, "before")["StatusCode"] == 200
+    pool = app._pool
+    rotated = KeyPair("AKIDEMULATOR00ROTATED00000000000002", "rotated-secret-key-000000000002", "rotated-token-" + "r" * 40)
+    scf_env.add_key(rotated)
+    monkeypatch.setenv("TENCENTCLOUD_SECRETID", rotated.secret_id)
+    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", rotated.secret_key)
+    monkeypatch.setenv("TENCENTCLOUD_SESSIONTOKEN", rotated.token or "")
+    assert report_one(app, "after")["StatusCode"] == 200
+    assert app._pool is pool  # same client, new keys
+    assert [report["SecretId"] for report in scf_env.reports] == [
+        "AKIDEMULATOR00TEMPORARY0000000000001",
+        rotated.secret_id,
+    ]
+
+
+def test_temporary_keys_without_their_token_are_refused(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN")
+    with pytest.raises(RetryLater):
+        report_one(app)
+    assert scf_env.snapshot()["rejected"][0]["Code"] == "AuthFailure.TokenFailure"
+
+
+def test_local_variables_and_permanent_keys(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", PERMANENT_KEY.secret_id)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", PERMANENT_KEY.secret_key)
+    assert report_one(app)["StatusCode"] == 200
+    assert scf_env.reports[0]["SecretId"] == PERMANENT_KEY.secret_id
+
+
+def test_wrong_secret_key_is_a_signature_failure(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "not-the-right-key-000000000000")
+    result = report_one(app)
+    assert result["StatusCode"] == 502
+    assert result["Error"]["Code"] == "AuthFailure.SignatureFailure"
+
+
+def test_region_is_checked(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_REGION", "eu-nowhere")
+    assert report_one(app)["Error"]["Code"] == "UnsupportedRegion"
+
+
+def test_credential_chain(tmp_path: Path) -> None:
+    profile = tmp_path / "credentials"
+    profile.write_text("[default]\nsecret_id = AKIDPROFILE\nsecret_key = profile-key\n")
+    env = {"TENCENTCLOUD_SECRETID": "AKIDSCF", "TENCENTCLOUD_SECRETKEY": "scf-key", "TENCENTCLOUD_SESSIONTOKEN": "tok",
+           "TENCENTCLOUD_SECRET_ID": "AKIDLOCAL", "TENCENTCLOUD_SECRET_KEY": "local-key"}
+    credential = RoleCredential(env, profile)
+    assert credential.get_credential_info() == ("AKIDSCF", "scf-key", "tok")
+    del env["TENCENTCLOUD_SECRETKEY"]
+    assert credential.get_credential_info() == ("AKIDLOCAL", "local-key", None)
+    env["TENCENTCLOUD_SESSION_TOKEN"] = "local-token"
+    assert credential.get_credential_info() == ("AKIDLOCAL", "local-key", "local-token")
+    env.clear()
+    assert credential.get_credential_info() == ("AKIDPROFILE", "profile-key", None)
+    assert "profile-key" not in repr(credential)
+    profile.write_text("[default]\nsecret_id = \n")
+    import os
+
+    os.utime(profile, (1, 1))
+    with pytest.raises(MissingCredentialsError, match="TENCENTCLOUD_SECRET_ID"):
+        credential.get_credential_info()
+    with pytest.raises(MissingCredentialsError):
+        RoleCredential({}, tmp_path / "absent").get_credential_info()
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [(30000, 30.0), (3, 3.0), (900, 900.0), ("1500", 1.5), (None, 3.0), (True, 3.0), (-1, 3.0), ("x", 3.0)])
+def test_time_limit_reads_seconds_from_the_old_cli(raw: object, seconds: float) -> None:
+    assert time_limit_seconds(raw) == seconds
+
+
+def test_scf_native_invoke_context_in_seconds_works(app: Application, scf_env: SmsEmulator) -> None:
+    assert report_one(app, time_limit_in_ms=3, function_name="index.main_handler")["StatusCode"] == 200
+
+
+def test_one_client_pool_per_endpoint_and_region(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    report_one(app, "a")
+    pool = app._pool
+    report_one(app, "b")
+    assert app._pool is pool
+    monkeypatch.setenv("SMS_REGION", "ap-beijing")
+    report_one(app, "c")
+    assert app._pool is not pool
+    assert [report["Region"] for report in scf_env.reports] == ["ap-guangzhou", "ap-guangzhou", "ap-beijing"]
+
+
+def test_connections_are_reused_across_records_and_invocations(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_CONCURRENCY", "4")
+    scf_env.latency = 0.005
+    app.handle(ckafka_event([{"SerialNo": f"c-{i}"} for i in range(100)]), scf_context())
+    app.handle(ckafka_event([{"SerialNo": f"d-{i}"} for i in range(100)]), scf_context())
+    snapshot = scf_env.snapshot()
+    assert len(snapshot["reports"]) == 200
+    assert snapshot["connections"] <= 4
+
+
+def test_calls_in_flight_never_exceed_the_concurrency(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_CONCURRENCY", "5")
+    scf_env.latency = 0.03
+    summary = app.handle(ckafka_event([{"SerialNo": f"f-{i}"} for i in range(40)]), scf_context())
+    assert summary["Reported"] == 40
+    assert 2 <= scf_env.snapshot()["max_in_flight"] <= 5
+
+
+def test_calls_started_per_second_never_exceed_the_rate(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_MAX_RPS", "10")
+    summary = app.handle(ckafka_event([{"SerialNo": f"r-{i}"} for i in range(25)]), scf_context())
+    assert summary["Reported"] == 25
+    arrivals = scf_env.snapshot()["arrivals"]
+    # Arrivals trail the client's start stamps by a little; a small tolerance absorbs that jitter.
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 0.95) for start in arrivals)
+    assert busiest <= 10
+
+
+# ---- the deadline ---------------------------------------------------------------------------
+
+
+def test_a_slow_call_is_cut_at_the_deadline(app: Application, scf_env: SmsEmulator) -> None:
+    scf_env.latency = 6.0
+    started = time.monotonic()
+    with pytest.raises(RetryLater):
+        report_one(app, time_limit_in_ms=2000)
+    # Correctness bound (the function must not outlive its limit), with the whole limit as margin.
+    assert time.monotonic() - started < 2.0
+    assert scf_env.snapshot()["requests"] == 1
+
+
+def test_records_not_attempted_in_time_are_a_503_with_retry_after(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_CONCURRENCY", "1")
+    scf_env.latency = 0.25
+    response = app.handle(http_event([{"SerialNo": f"t-{i}"} for i in range(20)]), scf_context(time_limit_in_ms=1500))
+    body = body_of(response)
+    outcomes = [entry["Outcome"] for entry in body["Results"]]
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"] == "1"
+    assert body["Error"]["Code"] == "ResourceUnavailable.DeadlineExceeded"
+    assert "reported" in outcomes
+    assert outcomes.count("retryable") >= 10
+    assert len(scf_env.reports) == outcomes.count("reported")
+
+
+def test_queue_batch_past_the_deadline_raises_and_lists_what_was_left(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SMS_CONCURRENCY", "2")
+    scf_env.latency = 0.25
+    with pytest.raises(RetryLater):
+        app.handle(ckafka_event([{"SerialNo": f"q-{i}"} for i in range(30)]), scf_context(time_limit_in_ms=1500))
+    [retry] = [line for line in log_lines(capsys.readouterr().out) if line.get("event") == "batch_retry"]
+    assert retry["records_left_count"] == 30 - len(scf_env.reports)
+    assert retry["records_left_count"] > 0
