@@ -1,0 +1,95 @@
+"""No secret key, session token, signature or the context's `environ` ever leaves the function."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import ckafka_event, http_event, load_event, scf_context
+
+from emulator import TEMPORARY_KEY, Fault, SmsEmulator
+from sms_conversion import logs
+from sms_conversion.handler import Application
+
+FORBIDDEN = ("TC3-HMAC-SHA256", "Signature=", "Authorization", "X-TC-Token", "TENCENTCLOUD_SECRETKEY=", "TENCENTCLOUD_SESSIONTOKEN=")
+
+
+@pytest.fixture
+def root_debug_log() -> Iterator[io.StringIO]:
+    """What SCF's runtime does: a root handler. Whatever reaches it must be clean too."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+def scenarios(emulator: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Fault | None]]:
+    return [
+        (load_event("apigw.json"), None),
+        (http_event({"SerialNo": "e-1"}), Fault(error_code="AuthFailure.SignatureFailure")),
+        (http_event({"SerialNo": "e-2"}), Fault(error_code="AuthFailure.TokenFailure", times=2)),
+        (http_event({"SerialNo": "e-3"}), Fault(http_status=500, times=9)),
+        (http_event({"SerialNo": "e-4"}), Fault(drop=True, times=9)),
+        (http_event("{broken"), None),
+        (ckafka_event([{"SerialNo": "e-5"}, "x", {"SerialNo": "e-6", "SmsSdkAppId": "1400009999"}]), None),
+        (ckafka_event([{"SerialNo": "e-7"}]), Fault(error_code="InternalError", times=9)),
+        ({"SerialNo": "e-8"}, Fault(error_code="InvalidParameterValue")),
+        ("not an event", None),
+    ]
+
+
+def test_no_secret_in_logs_answers_or_exceptions(
+    app: Application,
+    scf_env: SmsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    root_debug_log: io.StringIO,
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "2")
+    # Prove no code path logs a secret, rather than relying on the formatter's redaction.
+    monkeypatch.setattr(logs, "SECRET_VARIABLES", ())
+    context = scf_context()
+    environ = context["environ"]
+    assert TEMPORARY_KEY.secret_key in environ  # the context really carries the keys, as on SCF
+    seen: list[str] = []
+    for event, fault in scenarios(scf_env, monkeypatch):
+        if fault:
+            scf_env.inject(fault)
+        try:
+            seen.append(repr(app.handle(event, context)))
+        except Exception as exc:  # queue and direct triggers raise to be retried
+            seen.append(f"{type(exc).__name__}: {exc}")
+    # The misconfigured and missing-credential paths too.
+    monkeypatch.setenv("SMS_TIMEOUT_SECONDS", TEMPORARY_KEY.secret_key)
+    seen.append(repr(app.handle(http_event({"SerialNo": "e-9"}), context)))
+    monkeypatch.delenv("SMS_TIMEOUT_SECONDS")
+    out, err = capfd.readouterr()
+    everything = "\n".join([*seen, out, err, root_debug_log.getvalue()])
+    assert '"level": "DEBUG"' in out or '"level": "INFO"' in out  # logging did run
+    for secret in (TEMPORARY_KEY.secret_key, TEMPORARY_KEY.token or "", environ, *FORBIDDEN):
+        assert secret not in everything
+
+
+def test_sdk_debug_logging_cannot_reach_any_handler(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, root_debug_log: io.StringIO, capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    app.handle({"SerialNo": "sdk-1"}, scf_context())
+    out, err = capfd.readouterr()
+    assert "SendRequest" not in out + err + root_debug_log.getvalue()
+    assert TEMPORARY_KEY.token not in out + err + root_debug_log.getvalue()
+
+
+def test_redaction_is_a_last_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sms_conversion.logs import redact
+
+    monkeypatch.setenv("TENCENTCLOUD_SESSIONTOKEN", "a-session-token-value")
+    assert redact('{"x": "a-session-token-value"}') == '{"x": "[REDACTED]"}'
