@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     emulator.start()
     print(f"SMS emulator on http://{args.host}:{emulator.port}", flush=True)
     print(f"  permanent key: {PERMANENT_KEY.secret_id} / {PERMANENT_KEY.secret_key}", flush=True)
-    print(f"  temporary key: {TEMPORARY_KEY.secret_id} / {TEMPORARY_KEY.secret_key} + token {TEMPORARY_KEY.token}", flush=True)
+    print(
+        f"  temporary key: {TEMPORARY_KEY.secret_id} / {TEMPORARY_KEY.secret_key} + token {TEMPORARY_KEY.token}",
+        flush=True,
+    )
     print("  faults: POST /_emulator/faults  stats: GET /_emulator/stats  reset: POST /_emulator/reset", flush=True)
     try:
         threading.Event().wait()

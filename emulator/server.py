@@ -12,6 +12,7 @@ Local only: this is never deployed (it lives outside `src/`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -213,10 +214,14 @@ class SmsEmulator:
         except ValueError:
             raise _ApiError("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing or not an integer") from None
         if abs(self.clock() - timestamp) > SIGNATURE_WINDOW_SECONDS:
-            raise _ApiError("AuthFailure.SignatureExpire", "signature expired: the client clock is off by more than 5 minutes")
+            raise _ApiError(
+                "AuthFailure.SignatureExpire", "signature expired: the client clock is off by more than 5 minutes"
+            )
         date = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
         if match["date"] != date or match["service"] != SERVICE:
-            raise _ApiError("AuthFailure.InvalidAuthorization", "credential scope does not match the timestamp's date or service")
+            raise _ApiError(
+                "AuthFailure.InvalidAuthorization", "credential scope does not match the timestamp's date or service"
+            )
         signed = match["signed"].split(";")
         if "content-type" not in signed or "host" not in signed:
             raise _ApiError("AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host")
@@ -369,13 +374,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path == "/_emulator/stats":
             self._send(200, "application/json", json.dumps(self.server.emulator.snapshot()).encode())
         else:
             self._api("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         emulator = self.server.emulator
@@ -395,10 +400,8 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.server.emulator.handle(method, self.path, headers, body)
         if answer is None:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self._send(*answer)
 

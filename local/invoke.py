@@ -53,7 +53,9 @@ def context_for(namespace: str, name: str, properties: dict[str, Any]) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make invoke", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make invoke", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("event", type=Path, help="event file, e.g. events/ckafka.json")
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--real", action="store_true", help="call the real SMS API with your local credentials")
@@ -70,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         # Never send emulator keys to the real API, and never a role left in the shell.
         for variable in ROLE_VARIABLES:
             os.environ.pop(variable, None)
-        print(f"# invoking {name} with {args.event} against the REAL SMS API ({os.environ['SMS_ENDPOINT']})", file=sys.stderr)
+        print(
+            f"# invoking {name} with {args.event} against the REAL SMS API ({os.environ['SMS_ENDPOINT']})",
+            file=sys.stderr,
+        )
     else:
         from emulator import TEMPORARY_KEY, SmsEmulator
 

@@ -56,13 +56,18 @@ def scf_context(request_id: str = "test-request", time_limit_in_ms: Any = 30_000
         "function_version": "$LATEST",
         "namespace": "default",
         "tencentcloud_region": "ap-guangzhou",
-        "environ": ";".join(f"{name}={os.environ.get(name, '')}" for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")),
+        "environ": ";".join(
+            f"{name}={os.environ.get(name, '')}"
+            for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
+        ),
     }
     context.update(extra)
     return context
 
 
-def http_event(body: Any, method: str = "POST", api_gateway: bool = False, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def http_event(
+    body: Any, method: str = "POST", api_gateway: bool = False, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "httpMethod": method,
         "headers": headers if headers is not None else {"content-type": "application/json"},
@@ -76,7 +81,9 @@ def http_event(body: Any, method: str = "POST", api_gateway: bool = False, heade
     return event
 
 
-def ckafka_event(bodies: list[Any], topic: str = "verification-success", partition: int = 0, first_offset: int = 0) -> dict[str, Any]:
+def ckafka_event(
+    bodies: list[Any], topic: str = "verification-success", partition: int = 0, first_offset: int = 0
+) -> dict[str, Any]:
     return {
         "Records": [
             {
@@ -169,8 +176,21 @@ class RedisServer:
         binary = shutil.which("redis-server")
         assert binary is not None
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory), "--protected-mode", "yes"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--protected-mode",
+                "yes",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -37,7 +37,9 @@ def test_non_retryable_upstream_failure_returns_without_raising(app: Application
     assert result["StatusCode"] == 403
 
 
-def test_retryable_failure_raises_so_an_async_invoke_is_retried(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retryable_failure_raises_so_an_async_invoke_is_retried(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
     scf_env.inject(Fault(error_code="ServiceUnavailable"))
     with pytest.raises(RetryLater) as caught:
@@ -54,7 +56,9 @@ def test_unrecognised_event_is_a_clear_400(app: Application, scf_env: SmsEmulato
 
 
 def test_timer_event_is_refused_by_name(app: Application, scf_env: SmsEmulator) -> None:
-    result = app.handle({"Type": "Timer", "TriggerName": "EveryDay", "Time": "2019-02-21T11:49:00Z", "Message": ""}, scf_context())
+    result = app.handle(
+        {"Type": "Timer", "TriggerName": "EveryDay", "Time": "2019-02-21T11:49:00Z", "Message": ""}, scf_context()
+    )
     assert result["StatusCode"] == 400
     assert "timer" in result["Error"]["Message"]
 

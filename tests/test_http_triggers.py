@@ -14,7 +14,7 @@ from sms_conversion.handler import Application
 
 
 def call(app: Application, event: dict[str, Any], **context: Any) -> dict[str, Any]:
-    response = app.handle(event, scf_context(**context))
+    response: dict[str, Any] = app.handle(event, scf_context(**context))
     assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
     assert response["isBase64Encoded"] is False
     assert isinstance(response["statusCode"], int)
@@ -103,7 +103,11 @@ def test_more_than_100_items_is_a_413(app: Application, scf_env: SmsEmulator) ->
 
 
 def test_non_utf8_body_is_a_400(app: Application, scf_env: SmsEmulator) -> None:
-    event = {**http_event("", api_gateway=True), "isBase64Encoded": True, "body": base64.b64encode(b"\xff\xfe{}").decode()}
+    event = {
+        **http_event("", api_gateway=True),
+        "isBase64Encoded": True,
+        "body": base64.b64encode(b"\xff\xfe{}").decode(),
+    }
     response = call(app, event)
     assert response["statusCode"] == 400
     assert "UTF-8" in body_of(response)["Error"]["Message"]
@@ -119,7 +123,9 @@ def test_app_id_verify_fail_is_a_403_with_the_upstream_code(app: Application, sc
     assert len(scf_env.snapshot()["rejected"]) == 1  # never retried
 
 
-def test_rate_limited_after_retries_is_a_429(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rate_limited_after_retries_is_a_429(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "3")
     scf_env.inject(Fault(error_code="RequestLimitExceeded", times=3))
     response = call(app, http_event({"SerialNo": "s-1"}))
@@ -137,10 +143,15 @@ def test_rate_limited_after_retries_is_a_429(app: Application, scf_env: SmsEmula
         (Fault(drop=True, times=9), "ClientNetworkError"),
         (Fault(error_code="AuthFailure.SignatureFailure"), "AuthFailure.SignatureFailure"),
         (Fault(status_code="FailedOperation.ReportFail"), "FailedOperation.ReportFail"),
-        (Fault(error_code="InternalError.SendAndRecvFail", content_type="application/json; charset=utf-8", times=9), "InternalError.MissingStatus"),
+        (
+            Fault(error_code="InternalError.SendAndRecvFail", content_type="application/json; charset=utf-8", times=9),
+            "InternalError.MissingStatus",
+        ),
     ],
 )
-def test_other_upstream_failures_are_a_502(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, fault: Fault, code: str) -> None:
+def test_other_upstream_failures_are_a_502(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, fault: Fault, code: str
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "2")
     scf_env.inject(fault)
     response = call(app, http_event({"SerialNo": "s-1"}))
@@ -150,7 +161,9 @@ def test_other_upstream_failures_are_a_502(app: Application, scf_env: SmsEmulato
     assert scf_env.reports == []
 
 
-def test_no_credentials_is_a_500_that_says_how_to_fix(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credentials_is_a_500_that_says_how_to_fix(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"):
         monkeypatch.delenv(name)
     response = call(app, http_event({"SerialNo": "s-1"}))
@@ -161,7 +174,9 @@ def test_no_credentials_is_a_500_that_says_how_to_fix(app: Application, scf_env:
     assert scf_env.snapshot()["requests"] == 0
 
 
-def test_bad_configuration_is_a_500_naming_the_variable(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_configuration_is_a_500_naming_the_variable(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_TIMEOUT_SECONDS", "soon")
     body = body_of(call(app, http_event({"SerialNo": "s-1"})))
     assert body["Error"]["Code"] == "InternalError.Misconfiguration"
@@ -169,10 +184,14 @@ def test_bad_configuration_is_a_500_naming_the_variable(app: Application, scf_en
     assert "soon" not in body["Error"]["Message"]
 
 
-def test_mixed_outcomes_answer_the_most_urgent_failure(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mixed_outcomes_answer_the_most_urgent_failure(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
     scf_env.inject(Fault(error_code="InternalError.SendAndRecvFail", serial_no="s-2"))
-    response = call(app, http_event([{"SerialNo": "s-1"}, {"SerialNo": "s-2"}, {"SerialNo": "s-3", "SmsSdkAppId": "1400009999"}]))
+    response = call(
+        app, http_event([{"SerialNo": "s-1"}, {"SerialNo": "s-2"}, {"SerialNo": "s-3", "SmsSdkAppId": "1400009999"}])
+    )
     body = body_of(response)
     assert response["statusCode"] == 403
     assert [entry["Outcome"] for entry in body["Results"]] == ["reported", "retryable", "failed"]

@@ -66,7 +66,9 @@ def test_ttl_zero_disables_idempotency(app: Application, scf_env: SmsEmulator, m
     assert len(scf_env.reports) == 2
 
 
-def test_a_failed_report_is_released_so_a_retry_reports_it(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_report_is_released_so_a_retry_reports_it(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
     scf_env.inject(Fault(error_code="InvalidParameterValue"))
     assert app.handle({"SerialNo": "x"}, scf_context())["StatusCode"] == 502
@@ -116,7 +118,9 @@ def test_two_instances_share_redis(redis_env: RedisServer, scf_env: SmsEmulator)
 
 
 @pytest.mark.redis
-def test_in_progress_elsewhere_is_a_503_not_a_duplicate(redis_env: RedisServer, app: Application, scf_env: SmsEmulator) -> None:
+def test_in_progress_elsewhere_is_a_503_not_a_duplicate(
+    redis_env: RedisServer, app: Application, scf_env: SmsEmulator
+) -> None:
     client = redis.Redis.from_url(redis_env.url, decode_responses=True)
     client.set(key_for("busy"), "another-invocation", px=30_000)
     response = app.handle(http_event({"SerialNo": "busy"}), scf_context())
@@ -129,7 +133,9 @@ def test_in_progress_elsewhere_is_a_503_not_a_duplicate(redis_env: RedisServer, 
 
 
 @pytest.mark.redis
-def test_redelivered_batch_reports_only_the_records_that_failed(redis_env: RedisServer, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redelivered_batch_reports_only_the_records_that_failed(
+    redis_env: RedisServer, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
     scf_env.inject(Fault(error_code="InternalError", serial_no="b-3"), Fault(drop=True, serial_no="b-7"))
     event = ckafka_event([{"SerialNo": f"b-{i}"} for i in range(10)])
@@ -155,13 +161,21 @@ except Exception as exc:
 
 
 @pytest.mark.redis
-def test_two_processes_sharing_redis_never_report_twice(redis_env: RedisServer, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_processes_sharing_redis_never_report_twice(
+    redis_env: RedisServer, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scf_env.latency = 0.01
     event = json.dumps(ckafka_event([{"SerialNo": f"p-{i}"} for i in range(60)]))
 
     def run(name: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-c", _PROCESS, name], input=event, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ), timeout=60
+            [sys.executable, "-c", _PROCESS, name],
+            input=event,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ),
+            timeout=60,
         )
         return done.stdout
 
@@ -227,7 +241,9 @@ def _warnings(output: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.redis
-def test_redis_going_away_mid_test_reports_anyway_and_warns_once(redis_env: RedisServer, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+def test_redis_going_away_mid_test_reports_anyway_and_warns_once(
+    redis_env: RedisServer, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = Application()
     assert app.handle(ckafka_event([{"SerialNo": "g-0"}]), scf_context())["Reported"] == 1
     redis_env.stop()
@@ -240,7 +256,12 @@ def test_redis_going_away_mid_test_reports_anyway_and_warns_once(redis_env: Redi
     assert app.handle(ckafka_event([{"SerialNo": "g-20"}]), scf_context())["Duplicates"] == 1
 
 
-def test_redis_timing_out_reports_anyway(scf_env: SmsEmulator, silent_redis: _SilentServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_redis_timing_out_reports_anyway(
+    scf_env: SmsEmulator,
+    silent_redis: _SilentServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{silent_redis.port}/0")
     monkeypatch.setenv("REDIS_TIMEOUT_SECONDS", "0.2")
     summary = Application().handle(ckafka_event([{"SerialNo": f"h-{i}"} for i in range(20)]), scf_context())
@@ -248,7 +269,9 @@ def test_redis_timing_out_reports_anyway(scf_env: SmsEmulator, silent_redis: _Si
     assert len(_warnings(capsys.readouterr().out)) == 1
 
 
-def test_redis_refusing_connections_reports_anyway(scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_redis_refusing_connections_reports_anyway(
+    scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

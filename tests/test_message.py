@@ -22,7 +22,9 @@ def errors_of(payload: Any, **kwargs: Any) -> list[tuple[int | None, str, str]]:
 
 
 def test_the_api_example_is_valid() -> None:
-    [message] = parse({"SmsSdkAppId": "1400000001", "SerialNo": "5000:1045710669157053657849499619", "ConversionTime": 1658310430})
+    [message] = parse(
+        {"SmsSdkAppId": "1400000001", "SerialNo": "5000:1045710669157053657849499619", "ConversionTime": 1658310430}
+    )
     assert (message.SmsSdkAppId, message.SerialNo, message.ConversionTime) == (
         "1400000001",
         "5000:1045710669157053657849499619",
@@ -64,7 +66,14 @@ def test_app_id_required_without_a_default_says_how_to_fix() -> None:
 
 @pytest.mark.parametrize(
     ("value", "fragment"),
-    [(True, "not a boolean"), ("14000abc", "digits"), ("", "digits"), ("1" * 21, "digits"), (1.5, "digits"), (None, "digits")],
+    [
+        (True, "not a boolean"),
+        ("14000abc", "digits"),
+        ("", "digits"),
+        ("1" * 21, "digits"),
+        (1.5, "digits"),
+        (None, "digits"),
+    ],
 )
 def test_bad_app_ids(value: Any, fragment: str) -> None:
     [(_, field, message)] = errors_of({"SerialNo": "s-1", "SmsSdkAppId": value})

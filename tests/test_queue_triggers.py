@@ -13,10 +13,22 @@ from sms_conversion.handler import Application
 from sms_conversion.responder import RetryLater
 
 
-@pytest.mark.parametrize(("name", "trigger", "count"), [("ckafka.json", "ckafka", 2), ("cmq_topic.json", "cmq", 2), ("tdmq_eventbridge.json", "tdmq", 1)])
-def test_sample_queue_events_are_reported(app: Application, scf_env: SmsEmulator, name: str, trigger: str, count: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "trigger", "count"),
+    [("ckafka.json", "ckafka", 2), ("cmq_topic.json", "cmq", 2), ("tdmq_eventbridge.json", "tdmq", 1)],
+)
+def test_sample_queue_events_are_reported(
+    app: Application, scf_env: SmsEmulator, name: str, trigger: str, count: int
+) -> None:
     summary = app.handle(load_event(name), scf_context())
-    assert summary == {"Trigger": trigger, "Records": count, "Reported": count, "Duplicates": 0, "Skipped": 0, "Failed": 0}
+    assert summary == {
+        "Trigger": trigger,
+        "Records": count,
+        "Reported": count,
+        "Duplicates": 0,
+        "Skipped": 0,
+        "Failed": 0,
+    }
     assert len(scf_env.reports) == count
     json.dumps(summary)
 
@@ -35,7 +47,9 @@ def test_doubtful_publish_time_is_left_out(app: Application, scf_env: SmsEmulato
     assert scf_env.reports[0]["ConversionTime"] is None
 
 
-def test_poison_records_in_the_middle_are_skipped_with_coordinates(app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+def test_poison_records_in_the_middle_are_skipped_with_coordinates(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     event = ckafka_event(
         [
             {"SerialNo": "k-0"},
@@ -64,7 +78,9 @@ def test_poison_records_in_the_middle_are_skipped_with_coordinates(app: Applicat
     assert all(line["level"] == "WARNING" for line in skipped)
 
 
-def test_retryable_failure_raises_after_the_whole_batch(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_retryable_failure_raises_after_the_whole_batch(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "2")
     scf_env.inject(Fault(error_code="InternalError.SendAndRecvFail", serial_no="k-1", times=5))
     event = ckafka_event([{"SerialNo": f"k-{i}"} for i in range(5)], first_offset=40)
@@ -77,7 +93,9 @@ def test_retryable_failure_raises_after_the_whole_batch(app: Application, scf_en
     assert retry["records_left"] == [{"record": 1, "topic": "verification-success", "partition": 0, "offset": 41}]
 
 
-def test_redelivered_batch_reports_only_what_failed(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redelivered_batch_reports_only_what_failed(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
     scf_env.inject(Fault(drop=True, serial_no="k-2"))
     event = ckafka_event([{"SerialNo": f"k-{i}"} for i in range(4)])
@@ -89,7 +107,14 @@ def test_redelivered_batch_reports_only_what_failed(app: Application, scf_env: S
 
 
 def test_duplicates_inside_one_batch_collapse_to_one_call(app: Application, scf_env: SmsEmulator) -> None:
-    event = ckafka_event([{"SerialNo": "same"}, {"SerialNo": "other"}, {"serial_no": "same"}, {"SerialNo": "same", "SmsSdkAppId": "1400000001"}])
+    event = ckafka_event(
+        [
+            {"SerialNo": "same"},
+            {"SerialNo": "other"},
+            {"serial_no": "same"},
+            {"SerialNo": "same", "SmsSdkAppId": "1400000001"},
+        ]
+    )
     summary = app.handle(event, scf_context())
     assert summary["Reported"] == 3
     assert summary["Duplicates"] == 1
@@ -102,18 +127,27 @@ def test_duplicates_inside_one_batch_collapse_to_one_call(app: Application, scf_
 
 def test_empty_batch_is_an_explicit_empty_summary(app: Application, scf_env: SmsEmulator) -> None:
     assert app.handle({"Records": []}, scf_context()) == {
-        "Trigger": "queue", "Records": 0, "Reported": 0, "Duplicates": 0, "Skipped": 0, "Failed": 0,
+        "Trigger": "queue",
+        "Records": 0,
+        "Reported": 0,
+        "Duplicates": 0,
+        "Skipped": 0,
+        "Failed": 0,
     }
 
 
-def test_queue_batch_without_credentials_raises_so_nothing_is_lost(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_batch_without_credentials_raises_so_nothing_is_lost(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TENCENTCLOUD_SECRETID")
     with pytest.raises(Exception, match="execution role"):
         app.handle(load_event("ckafka.json"), scf_context())
     assert scf_env.snapshot()["requests"] == 0
 
 
-def test_queue_batch_with_bad_configuration_raises_naming_the_variable(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_batch_with_bad_configuration_raises_naming_the_variable(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_CONCURRENCY", "0")
     with pytest.raises(Exception, match="SMS_CONCURRENCY"):
         app.handle(load_event("ckafka.json"), scf_context())
@@ -125,7 +159,7 @@ def test_queue_batch_with_bad_configuration_raises_naming_the_variable(app: Appl
 def push(app: Application, name: str, **changes: Any) -> dict[str, Any]:
     event = load_event(name)
     event.update(changes)
-    response = app.handle(event, scf_context())
+    response: dict[str, Any] = app.handle(event, scf_context())
     assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
     return response
 
@@ -138,7 +172,9 @@ def test_push_is_reported(app: Application, scf_env: SmsEmulator, name: str) -> 
     assert len(scf_env.reports) == 1
 
 
-def test_push_envelope_publish_time_in_milliseconds_becomes_conversion_time(app: Application, scf_env: SmsEmulator) -> None:
+def test_push_envelope_publish_time_in_milliseconds_becomes_conversion_time(
+    app: Application, scf_env: SmsEmulator
+) -> None:
     push(app, "cmq_push.json")
     assert scf_env.reports[0]["ConversionTime"] == 1_700_000_000
 
@@ -157,7 +193,9 @@ def test_push_refused_by_the_api_is_acknowledged(app: Application, scf_env: SmsE
     assert response["statusCode"] == 200
 
 
-def test_push_with_retryable_failure_is_non_2xx(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_push_with_retryable_failure_is_non_2xx(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "2")
     scf_env.inject(Fault(error_code="InternalError.SendAndRecvFail", times=2))
     response = push(app, "cmq_push.json")

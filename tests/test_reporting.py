@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import body_of, ckafka_event, http_event, log_lines, scf_context
@@ -15,8 +16,8 @@ from sms_conversion.handler import Application
 from sms_conversion.responder import RetryLater
 
 
-def report_one(app: Application, serial: str = "s-1", **context: object) -> dict[str, object]:
-    return app.handle({"SerialNo": serial}, scf_context(**context))  # type: ignore[no-any-return]
+def report_one(app: Application, serial: str = "s-1", **context: Any) -> Any:
+    return app.handle({"SerialNo": serial}, scf_context(**context))
 
 
 @pytest.mark.parametrize(
@@ -83,10 +84,14 @@ def test_attempts_are_bounded(app: Application, scf_env: SmsEmulator, monkeypatc
     assert scf_env.snapshot()["requests"] == 3
 
 
-def test_rotated_role_credentials_are_picked_up_by_a_warm_instance(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rotated_role_credentials_are_picked_up_by_a_warm_instance(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert report_one(app, "before")["StatusCode"] == 200
     pool = app._pool
-    rotated = KeyPair("AKIDEMULATOR00ROTATED00000000000002", "rotated-secret-key-000000000002", "rotated-token-" + "r" * 40)
+    rotated = KeyPair(
+        "AKIDEMULATOR00ROTATED00000000000002", "rotated-secret-key-000000000002", "rotated-token-" + "r" * 40
+    )
     scf_env.add_key(rotated)
     monkeypatch.setenv("TENCENTCLOUD_SECRETID", rotated.secret_id)
     monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", rotated.secret_key)
@@ -99,14 +104,18 @@ def test_rotated_role_credentials_are_picked_up_by_a_warm_instance(app: Applicat
     ]
 
 
-def test_temporary_keys_without_their_token_are_refused(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_temporary_keys_without_their_token_are_refused(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN")
     with pytest.raises(RetryLater):
         report_one(app)
     assert scf_env.snapshot()["rejected"][0]["Code"] == "AuthFailure.TokenFailure"
 
 
-def test_local_variables_and_permanent_keys(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_variables_and_permanent_keys(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", PERMANENT_KEY.secret_id)
@@ -115,7 +124,9 @@ def test_local_variables_and_permanent_keys(app: Application, scf_env: SmsEmulat
     assert scf_env.reports[0]["SecretId"] == PERMANENT_KEY.secret_id
 
 
-def test_wrong_secret_key_is_a_signature_failure(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_secret_key_is_a_signature_failure(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "not-the-right-key-000000000000")
     result = report_one(app)
     assert result["StatusCode"] == 502
@@ -130,8 +141,13 @@ def test_region_is_checked(app: Application, scf_env: SmsEmulator, monkeypatch: 
 def test_credential_chain(tmp_path: Path) -> None:
     profile = tmp_path / "credentials"
     profile.write_text("[default]\nsecret_id = AKIDPROFILE\nsecret_key = profile-key\n")
-    env = {"TENCENTCLOUD_SECRETID": "AKIDSCF", "TENCENTCLOUD_SECRETKEY": "scf-key", "TENCENTCLOUD_SESSIONTOKEN": "tok",
-           "TENCENTCLOUD_SECRET_ID": "AKIDLOCAL", "TENCENTCLOUD_SECRET_KEY": "local-key"}
+    env = {
+        "TENCENTCLOUD_SECRETID": "AKIDSCF",
+        "TENCENTCLOUD_SECRETKEY": "scf-key",
+        "TENCENTCLOUD_SESSIONTOKEN": "tok",
+        "TENCENTCLOUD_SECRET_ID": "AKIDLOCAL",
+        "TENCENTCLOUD_SECRET_KEY": "local-key",
+    }
     credential = RoleCredential(env, profile)
     assert credential.get_credential_info() == ("AKIDSCF", "scf-key", "tok")
     del env["TENCENTCLOUD_SECRETKEY"]
@@ -151,7 +167,10 @@ def test_credential_chain(tmp_path: Path) -> None:
         RoleCredential({}, tmp_path / "absent").get_credential_info()
 
 
-@pytest.mark.parametrize(("raw", "seconds"), [(30000, 30.0), (3, 3.0), (900, 900.0), ("1500", 1.5), (None, 3.0), (True, 3.0), (-1, 3.0), ("x", 3.0)])
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [(30000, 30.0), (3, 3.0), (900, 900.0), ("1500", 1.5), (None, 3.0), (True, 3.0), (-1, 3.0), ("x", 3.0)],
+)
 def test_time_limit_reads_seconds_from_the_old_cli(raw: object, seconds: float) -> None:
     assert time_limit_seconds(raw) == seconds
 
@@ -160,7 +179,9 @@ def test_scf_native_invoke_context_in_seconds_works(app: Application, scf_env: S
     assert report_one(app, time_limit_in_ms=3, function_name="index.main_handler")["StatusCode"] == 200
 
 
-def test_one_client_pool_per_endpoint_and_region(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_client_pool_per_endpoint_and_region(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report_one(app, "a")
     pool = app._pool
     report_one(app, "b")
@@ -171,7 +192,9 @@ def test_one_client_pool_per_endpoint_and_region(app: Application, scf_env: SmsE
     assert [report["Region"] for report in scf_env.reports] == ["ap-guangzhou", "ap-guangzhou", "ap-beijing"]
 
 
-def test_connections_are_reused_across_records_and_invocations(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connections_are_reused_across_records_and_invocations(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_CONCURRENCY", "4")
     scf_env.latency = 0.005
     app.handle(ckafka_event([{"SerialNo": f"c-{i}"} for i in range(100)]), scf_context())
@@ -181,7 +204,9 @@ def test_connections_are_reused_across_records_and_invocations(app: Application,
     assert snapshot["connections"] <= 4
 
 
-def test_calls_in_flight_never_exceed_the_concurrency(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calls_in_flight_never_exceed_the_concurrency(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_CONCURRENCY", "5")
     scf_env.latency = 0.03
     summary = app.handle(ckafka_event([{"SerialNo": f"f-{i}"} for i in range(40)]), scf_context())
@@ -189,7 +214,9 @@ def test_calls_in_flight_never_exceed_the_concurrency(app: Application, scf_env:
     assert 2 <= scf_env.snapshot()["max_in_flight"] <= 5
 
 
-def test_calls_started_per_second_never_exceed_the_rate(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calls_started_per_second_never_exceed_the_rate(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_MAX_RPS", "10")
     summary = app.handle(ckafka_event([{"SerialNo": f"r-{i}"} for i in range(25)]), scf_context())
     assert summary["Reported"] == 25
@@ -212,7 +239,9 @@ def test_a_slow_call_is_cut_at_the_deadline(app: Application, scf_env: SmsEmulat
     assert scf_env.snapshot()["requests"] == 1
 
 
-def test_records_not_attempted_in_time_are_a_503_with_retry_after(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_records_not_attempted_in_time_are_a_503_with_retry_after(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMS_CONCURRENCY", "1")
     scf_env.latency = 0.25
     response = app.handle(http_event([{"SerialNo": f"t-{i}"} for i in range(20)]), scf_context(time_limit_in_ms=1500))
@@ -226,7 +255,9 @@ def test_records_not_attempted_in_time_are_a_503_with_retry_after(app: Applicati
     assert len(scf_env.reports) == outcomes.count("reported")
 
 
-def test_queue_batch_past_the_deadline_raises_and_lists_what_was_left(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_queue_batch_past_the_deadline_raises_and_lists_what_was_left(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SMS_CONCURRENCY", "2")
     scf_env.latency = 0.25
     with pytest.raises(RetryLater):

@@ -14,7 +14,14 @@ from emulator import TEMPORARY_KEY, Fault, SmsEmulator
 from sms_conversion import logs
 from sms_conversion.handler import Application
 
-FORBIDDEN = ("TC3-HMAC-SHA256", "Signature=", "Authorization", "X-TC-Token", "TENCENTCLOUD_SECRETKEY=", "TENCENTCLOUD_SESSIONTOKEN=")
+FORBIDDEN = (
+    "TC3-HMAC-SHA256",
+    "Signature=",
+    "Authorization",
+    "X-TC-Token",
+    "TENCENTCLOUD_SECRETKEY=",
+    "TENCENTCLOUD_SESSIONTOKEN=",
+)
 
 
 @pytest.fixture
@@ -80,11 +87,18 @@ def test_no_secret_in_logs_answers_or_exceptions(
         assert secret not in everything
 
 
-def test_sdk_debug_logging_cannot_reach_any_handler(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, root_debug_log: io.StringIO, capfd: pytest.CaptureFixture[str]) -> None:
+def test_sdk_debug_logging_cannot_reach_any_handler(
+    app: Application,
+    scf_env: SmsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    root_debug_log: io.StringIO,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     app.handle({"SerialNo": "sdk-1"}, scf_context())
     out, err = capfd.readouterr()
     assert "SendRequest" not in out + err + root_debug_log.getvalue()
+    assert TEMPORARY_KEY.token
     assert TEMPORARY_KEY.token not in out + err + root_debug_log.getvalue()
 
 

@@ -108,7 +108,10 @@ def test_tdmq_event_unwraps_data_msg_body() -> None:
     [
         ([{"Ckafka": None}], "Ckafka record is null"),
         ([{"Ckafka": {"topic": "t", "partition": 0, "offset": 1}}], "no msgBody"),
-        ([{"Ckafka": {"topic": "t", "partition": 0, "offset": 1, "msgBody": "{}"}}, {"Other": 1}], "Ckafka record is null"),
+        (
+            [{"Ckafka": {"topic": "t", "partition": 0, "offset": 1, "msgBody": "{}"}}, {"Other": 1}],
+            "Ckafka record is null",
+        ),
         ([{"CMQ": "text"}], "CMQ record is a string"),
     ],
 )

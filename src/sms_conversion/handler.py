@@ -52,7 +52,7 @@ class _Batch:
     skipped_records: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     def counts(self) -> dict[Status, int]:
-        counts = {status: 0 for status in Status}
+        counts = dict.fromkeys(Status, 0)
         for outcome in self.outcomes:
             counts[outcome.status] += 1
         counts[Status.SKIPPED] += len(self.skipped_records)
@@ -150,7 +150,11 @@ class Application:
         finally:
             logger.info(
                 "invocation finished",
-                extra={"event": "invocation", **summary, "duration_ms": round((self.clock.monotonic() - started) * 1000, 1)},
+                extra={
+                    "event": "invocation",
+                    **summary,
+                    "duration_ms": round((self.clock.monotonic() - started) * 1000, 1),
+                },
             )
             logs.invocation_fields.fields = {}
 
@@ -179,7 +183,9 @@ class Application:
         try:
             payload = json.loads(text)
         except ValueError as exc:
-            return error(400, "InvalidParameter.MalformedJson", f"body is not valid JSON: {_json_error(exc)}", request_id)
+            return error(
+                400, "InvalidParameter.MalformedJson", f"body is not valid JSON: {_json_error(exc)}", request_id
+            )
         return self._report_payload(payload, settings, deadline, request_id)
 
     def _direct(self, invocation: DirectInvocation, settings: Settings, deadline: Deadline, request_id: str) -> Answer:
@@ -200,7 +206,9 @@ class Application:
             _log_outcome(message, outcome, None)
         return results(messages, outcomes, request_id)
 
-    def _cmq_push(self, request: HttpRequest, text: str, settings: Settings, deadline: Deadline, request_id: str) -> Answer:
+    def _cmq_push(
+        self, request: HttpRequest, text: str, settings: Settings, deadline: Deadline, request_id: str
+    ) -> Answer:
         try:
             batch = self._process_records("cmq_push", [cmq_push_record(request, text)], settings, deadline)
         except MissingCredentialsError as exc:
@@ -208,10 +216,13 @@ class Application:
         if batch.skipped_records:
             coordinates, reason = batch.skipped_records[0]
             # 2xx on purpose: the queue would redeliver a poison message for a day.
-            return Answer(200, {"Outcome": "skipped", "Reason": reason, "RequestId": request_id})
+            body = {"Outcome": "skipped", "MsgId": coordinates.get("msgId"), "Reason": reason, "RequestId": request_id}
+            return Answer(200, body)
         return results(batch.messages, batch.outcomes, request_id, queue_semantics=True)
 
-    def _queue(self, invocation: QueueBatch, settings: Settings, deadline: Deadline, summary: dict[str, Any]) -> dict[str, Any]:
+    def _queue(
+        self, invocation: QueueBatch, settings: Settings, deadline: Deadline, summary: dict[str, Any]
+    ) -> dict[str, Any]:
         batch = self._process_records(invocation.trigger, invocation.records, settings, deadline)
         counts = batch.counts()
         answer = queue_summary(invocation.trigger, counts, len(invocation.records))
@@ -250,12 +261,19 @@ class Application:
                 else:
                     batch.messages.extend(messages)
                     for index in range(len(messages)):
-                        batch.coordinates.append({**record.coordinates, "item": index} if len(messages) > 1 else record.coordinates)
+                        batch.coordinates.append(
+                            {**record.coordinates, "item": index} if len(messages) > 1 else record.coordinates
+                        )
             if reason is not None:
                 batch.skipped_records.append((record.coordinates, reason))
                 logger.warning(
                     "record skipped",
-                    extra={"event": "record", "outcome": "skipped", "coordinates": record.coordinates, "reason": reason},
+                    extra={
+                        "event": "record",
+                        "outcome": "skipped",
+                        "coordinates": record.coordinates,
+                        "reason": reason,
+                    },
                 )
         if not batch.messages:
             return batch
@@ -307,4 +325,3 @@ def _log_outcome(message: ConversionMessage, outcome: Outcome, coordinates: dict
     if outcome.message and outcome.status is not Status.REPORTED:
         fields["reason"] = outcome.message
     logger.log(_LEVELS[outcome.status], "record %s", fields["outcome"], extra=fields)
-

@@ -50,9 +50,9 @@ class ConversionMessage(BaseModel):
         if isinstance(value, int):
             value = str(value)
         if not isinstance(value, str):
-            raise ValueError("must be a string of digits such as \"1400006666\"")
+            raise ValueError('must be a string of digits such as "1400006666"')
         if not (value.isascii() and value.isdigit() and len(value) <= 20):
-            raise ValueError("must be a string of 1 to 20 digits such as \"1400006666\"")
+            raise ValueError('must be a string of 1 to 20 digits such as "1400006666"')
         return value
 
     @field_validator("SerialNo", mode="before")
@@ -143,7 +143,7 @@ def _field_errors(exc: ValidationError, index: int | None) -> list[FieldError]:
     errors = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = [str(part) for part in error["loc"]]
-        field = next((_field_name(part) for part in loc if _field_name(part)), "message")
+        field = next((name for name in map(_field_name, loc) if name is not None), "message")
         message = error["msg"]
         # pydantic prefixes custom errors; the field name already says where.
         message = message.removeprefix("Value error, ")

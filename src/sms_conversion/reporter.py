@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 
-from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, stop_after_attempt, stop_any, wait_random_exponential
+from tenacity.stop import stop_base
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
@@ -37,7 +38,7 @@ RETRYABLE_PREFIXES = (
     "ServiceUnavailable",
     "ResourceUnavailable",
 )
-TOKEN_FAILURE = "AuthFailure.TokenFailure"
+TOKEN_FAILURE = "AuthFailure.TokenFailure"  # noqa: S105 - an error code, not a password
 APP_ID_VERIFY_FAIL = "UnauthorizedOperation.SmsSdkAppIdVerifyFail"
 # The SDK wraps an unexpected Python exception (a garbled body, say) with the
 # exception's class name as the code: the API's answer never arrived.
@@ -61,6 +62,16 @@ class UpstreamError(Exception):
 
 class _NoTimeLeft(Exception):
     pass
+
+
+class _StopBeforeDeadline(stop_base):
+    """Stop when the next attempt, after its backoff, would have no time for a useful call."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._deadline.remaining() - retry_state.upcoming_sleep < MIN_USEFUL_CALL_SECONDS
 
 
 def is_retryable(code: str) -> bool:
@@ -152,11 +163,8 @@ class ConversionReporter:
                 return token_failures == 1
             return is_retryable(error.code)
 
-        def out_of_time(state: RetryCallState) -> bool:
-            return deadline.remaining() - state.upcoming_sleep < MIN_USEFUL_CALL_SECONDS
-
         retrying = Retrying(
-            stop=stop_after_attempt(self._max_attempts) | out_of_time,
+            stop=stop_any(stop_after_attempt(self._max_attempts), _StopBeforeDeadline(deadline)),
             wait=wait_random_exponential(multiplier=self._backoff, max=self._max_backoff),
             retry=should_retry,
             sleep=self._clock.sleep,
@@ -175,7 +183,7 @@ class ConversionReporter:
             return replace(not_attempted("no time left before the invocation's deadline"), attempts=attempts - 1)
         except UpstreamError as error:
             latency = (self._clock.monotonic() - started) * 1000
-            retryable = is_retryable(error.code) or error.code == TOKEN_FAILURE and token_failures > 1
+            retryable = is_retryable(error.code) or (error.code == TOKEN_FAILURE and token_failures > 1)
             return Outcome(
                 Status.RETRYABLE if retryable else Status.SKIPPED,
                 http_status_for(error.code),
@@ -205,7 +213,9 @@ class ConversionReporter:
         if status is None or not isinstance(status.Code, str):
             # The SDK reads an error body only under an exact Content-Type; any
             # other answer without a status is a failure we cannot interpret.
-            raise UpstreamError("InternalError.MissingStatus", "the API answered without ReportConversionStatus", response.RequestId)
+            raise UpstreamError(
+                "InternalError.MissingStatus", "the API answered without ReportConversionStatus", response.RequestId
+            )
         if status.Code.lower() != "ok":
             code = f"FailedOperation.{status.Code}" if "." not in status.Code else status.Code
             raise UpstreamError(code, _clean(status.Message) or "report refused", response.RequestId)
@@ -226,4 +236,3 @@ def _upstream_error(exc: TencentCloudSDKException) -> UpstreamError:
 def _clean(value: object) -> str:
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
     return text[:_MAX_ERROR_MESSAGE]
-

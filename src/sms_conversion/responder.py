@@ -66,9 +66,7 @@ def invalid_message(errors: Sequence[FieldError], request_id: str, too_large: bo
         "MissingParameter" if missing_only else "InvalidParameterValue",
         "; ".join(item.render() for item in errors),
         request_id,
-        Errors=[
-            {"Index": item.index, "Field": item.field, "Message": item.message} for item in errors
-        ],
+        Errors=[{"Index": item.index, "Field": item.field, "Message": item.message} for item in errors],
     )
 
 

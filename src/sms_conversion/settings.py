@@ -29,7 +29,7 @@ class Endpoint:
     never be passed inside it (see the SDK notes); we split it off here.
     """
 
-    __slots__ = ("protocol", "host")
+    __slots__ = ("host", "protocol")
 
     def __init__(self, protocol: str, host: str) -> None:
         self.protocol = protocol
@@ -40,7 +40,9 @@ class Endpoint:
         value = value.strip()
         if "://" not in value:
             if not _HOST_PORT.match(value):
-                raise ValueError("must be a host name such as sms.tencentcloudapi.com, or a URL such as http://127.0.0.1:9000")
+                raise ValueError(
+                    "must be a host name such as sms.tencentcloudapi.com, or a URL such as http://127.0.0.1:9000"
+                )
             return cls("https", value)
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -52,7 +52,9 @@ class HttpRequest:
             try:
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
-                raise BadRequest(400, "InvalidParameter.MalformedBody", "body is marked base64 but is not valid base64") from None
+                raise BadRequest(
+                    400, "InvalidParameter.MalformedBody", "body is marked base64 but is not valid base64"
+                ) from None
         else:
             if len(raw) > MAX_BODY_BYTES:
                 raise _too_large()
@@ -153,7 +155,9 @@ def _records(records: object) -> QueueBatch:
         raise UnrecognisedEvent("Records mix Ckafka and CMQ records")
     kind = kinds.pop()
     adapt = _ckafka_record if kind == "Ckafka" else _cmq_record
-    batch = [adapt(index, record.get(kind) if isinstance(record, dict) else None) for index, record in enumerate(records)]
+    batch = [
+        adapt(index, record.get(kind) if isinstance(record, dict) else None) for index, record in enumerate(records)
+    ]
     return QueueBatch("ckafka" if kind == "Ckafka" else "cmq", batch)
 
 
@@ -161,7 +165,12 @@ def _ckafka_record(index: int, record: object) -> SourceRecord:
     if not isinstance(record, dict):
         return SourceRecord({"record": index}, problem=f"Ckafka record is {_json_type(record)}, not an object")
     partition = record.get("partition", record.get("Partition"))
-    coordinates = {"record": index, "topic": record.get("topic"), "partition": partition, "offset": record.get("offset")}
+    coordinates = {
+        "record": index,
+        "topic": record.get("topic"),
+        "partition": partition,
+        "offset": record.get("offset"),
+    }
     if "msgBody" not in record:
         return SourceRecord(coordinates, problem="Ckafka record has no msgBody")
     return SourceRecord(coordinates, body=record["msgBody"])
@@ -179,7 +188,12 @@ def _cmq_record(index: int, record: object) -> SourceRecord:
 def _tdmq_record(data: object) -> SourceRecord:
     if not isinstance(data, dict):
         return SourceRecord({"record": 0}, problem=f"TDMQ event data is {_json_type(data)}, not an object")
-    coordinates = {"record": 0, "topic": data.get("topic"), "partition": data.get("partitions"), "msgId": data.get("msgId")}
+    coordinates = {
+        "record": 0,
+        "topic": data.get("topic"),
+        "partition": data.get("partitions"),
+        "msgId": data.get("msgId"),
+    }
     if "msgBody" not in data:
         return SourceRecord(coordinates, problem="TDMQ event data has no msgBody")
     return SourceRecord(coordinates, body=data["msgBody"])
@@ -212,7 +226,9 @@ def decode_record_body(body: object) -> object:
     try:
         return json.loads(body)
     except ValueError as exc:
-        raise ValueError(f"msgBody is not valid JSON ({exc.__class__.__name__} at position {getattr(exc, 'pos', '?')})") from None
+        raise ValueError(
+            f"msgBody is not valid JSON ({exc.__class__.__name__} at position {getattr(exc, 'pos', '?')})"
+        ) from None
 
 
 def _json_type(value: object) -> str:
