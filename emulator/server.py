@@ -250,18 +250,21 @@ class SmsEmulator:
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes] | None:
         """Answer one API call: (HTTP status, Content-Type, body), or None to drop the connection."""
+        arrived = time.monotonic()
         with self._lock:
             self.stats.requests += 1
-            self.stats.arrivals.append(time.monotonic())
+            self.stats.arrivals.append(arrived)
             self.stats.in_flight += 1
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:
-            return self._answer(method, path, headers, body)
+            return self._answer(method, path, headers, body, arrived)
         finally:
             with self._lock:
                 self.stats.in_flight -= 1
 
-    def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes] | None:
+    def _answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, arrived: float
+    ) -> tuple[int, str, bytes] | None:
         request_id = str(uuid.uuid4())
         serial_no: str | None = None
         fault: Fault | None = None
@@ -285,7 +288,8 @@ class SmsEmulator:
                 raise _ApiError("InvalidParameter", "body must be a JSON object")
             serial_no = params.get("SerialNo") if isinstance(params.get("SerialNo"), str) else None
             fault = self._take_fault(serial_no)
-            delay = self.latency + (fault.latency if fault else 0.0)
+            # Latency is the service time: the emulator's own work counts towards it.
+            delay = self.latency + (fault.latency if fault else 0.0) - (time.monotonic() - arrived)
             if delay > 0:
                 time.sleep(delay)
             if fault is not None:

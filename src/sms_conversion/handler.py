@@ -67,6 +67,7 @@ class Application:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        self.environ = environ
         self.credential = credential or RoleCredential(environ)
         self.rate_limiter = RateLimiter(self.clock, 1000)
         self.memory_store = MemoryStore(self.clock)
@@ -117,7 +118,7 @@ class Application:
         summary: dict[str, Any] = {}
         try:
             try:
-                settings: Settings | None = load_settings()
+                settings: Settings | None = load_settings(self.environ)
                 config_problem = None
             except ConfigurationError as exc:
                 settings, config_problem = None, str(exc)

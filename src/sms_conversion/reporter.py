@@ -118,7 +118,12 @@ class ClientPool:
         profile = ClientProfile(httpProfile=http, language=language)
         with self._lock:
             self.created += 1
-        return sms_client.SmsClient(self._credential, region, profile)
+        client = sms_client.SmsClient(self._credential, region, profile)
+        # The SDK already resolved HTTP(S)_PROXY / NO_PROXY for this host when the
+        # client was built and passes them explicitly; left on, `requests` scans the
+        # whole environment again on every call (a quarter of a call's CPU, measured).
+        client.request.conn._session.trust_env = False
+        return client
 
 
 def _set_call_timeout(client: sms_client.SmsClient, seconds: float) -> None:

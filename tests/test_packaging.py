@@ -1,0 +1,125 @@
+"""What users touch besides the code: template.yaml, README, `make invoke`'s runner, the cold-start path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import CONFIG_VARIABLES, EVENTS, ROOT
+
+from sms_conversion.settings import Settings, load_settings
+
+SETTINGS = sorted(Settings.model_fields)
+
+
+def function_resource() -> tuple[str, dict[str, Any]]:
+    template = yaml.safe_load((ROOT / "template.yaml").read_text())
+    [(_, resources)] = template["Resources"].items()
+    assert resources["Type"] == "TencentCloud::Serverless::Namespace"
+    [(name, function)] = [(key, value) for key, value in resources.items() if key != "Type"]
+    assert function["Type"] == "TencentCloud::Serverless::Function"
+    return name, function["Properties"]
+
+
+def test_template_declares_the_function_as_scf_expects() -> None:
+    _, properties = function_resource()
+    assert properties["Handler"] == "index.main_handler"
+    assert properties["Runtime"] == "Python3.10"
+    assert (ROOT / properties["CodeUri"] / "index.py").is_file()
+    assert isinstance(properties["Timeout"], int)
+    assert isinstance(properties["MemorySize"], int)
+    assert properties["Role"]
+    allowed = {
+        "CodeUri",
+        "Handler",
+        "Runtime",
+        "Description",
+        "MemorySize",
+        "Timeout",
+        "Role",
+        "Environment",
+        "VpcConfig",
+        "Events",
+    }
+    assert set(properties) <= allowed  # the TCSAM schema forbids other properties
+
+
+def test_template_triggers() -> None:
+    _, properties = function_resource()
+    events = {event["Type"]: event["Properties"] for event in properties["Events"].values()}
+    assert events["APIGW"]["IntegratedResponse"] is True
+    assert events["APIGW"]["HttpMethod"] == "POST"
+    assert {"Name", "Topic", "MaxMsgNum", "Offset", "Enable"} <= set(events["Ckafka"])
+    assert events["CMQ"]["Name"]
+
+
+def test_template_lists_every_setting_and_they_load() -> None:
+    _, properties = function_resource()
+    variables = properties["Environment"]["Variables"]
+    assert sorted(variables) == SETTINGS
+    settings = load_settings({name: str(value) for name, value in variables.items()})
+    assert settings.SMS_CONCURRENCY == 16
+    assert settings.SMS_SDK_APP_ID is None
+
+
+def test_readme_documents_settings_events_and_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in SETTINGS:
+        assert f"`{name}`" in readme, name
+    for event in EVENTS.glob("*.json"):
+        assert f"events/{event.name}" in readme, event.name
+    for command in ("make invoke", "make test", "make lint", "make bench"):
+        assert command in readme
+
+
+def run_local_invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "local.invoke", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=clean_env(tmp_path), timeout=60)
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    env["HOME"] = str(tmp_path)
+    return env
+
+
+@pytest.mark.parametrize("event", sorted(path.name for path in EVENTS.glob("*.json")))
+def test_local_invoke_runs_every_sample_event(event: str, tmp_path: Path) -> None:
+    done = run_local_invoke(tmp_path, f"events/{event}")
+    assert done.returncode == 0, done.stderr
+    assert "against the SMS emulator" in done.stderr
+    accepted = int(done.stderr.split("emulator accepted ")[1].split()[0])
+    assert accepted >= 1
+    lines = done.stdout.splitlines()
+    start = max(index for index, line in enumerate(lines) if line == "{")
+    assert all(json.loads(line)["level"] for line in lines[:start])  # the logs: JSON lines
+    result = json.loads("\n".join(lines[start:]))  # the return value, pretty-printed
+    assert result.get("statusCode", result.get("StatusCode", 200)) == 200
+    assert result.get("Failed", 0) == 0
+
+
+def test_local_invoke_real_flag_without_credentials_fails_fast_and_clearly(tmp_path: Path) -> None:
+    done = run_local_invoke(tmp_path, "events/direct.json", "--real")
+    assert "REAL SMS API" in done.stderr
+    assert '"StatusCode": 500' in done.stdout
+    assert "InternalError.MissingCredentials" in done.stdout
+
+
+def test_cold_start_imports_nothing_the_handler_does_not_need(tmp_path: Path) -> None:
+    """Powertools' lesson (issue #8406): eager imports cost cold start. Redis loads only with REDIS_URL."""
+    script = (
+        "import sys; sys.path.insert(0, 'src'); import index; "
+        "r = index.main_handler({'SerialNo': 'cold-1'}, {'time_limit_in_ms': 3000}); "
+        "print(sorted(m for m in ('redis', 'yaml', 'emulator', 'pytest', 'httpx') if m in sys.modules))"
+    )
+    env = clean_env(tmp_path)
+    env["SMS_SDK_APP_ID"] = "1400006666"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
