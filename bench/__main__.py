@@ -334,7 +334,19 @@ def main(write: Callable[[str], None] = print) -> int:
         "two figures measured in the same run. The emulator runs in its own process with injected latency.\n\n"
     )
     (ROOT / "bench" / "RESULTS.md").write_text(header + text + "\n")
+    update_readme(text)
     return 0 if all(row.met for row in rows) else 1
+
+
+def update_readme(text: str) -> None:
+    """Keep README's table the last measured one (between its bench markers)."""
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in content and end in content:
+        before, rest = content.split(start, 1)
+        _, after = rest.split(end, 1)
+        readme.write_text(f"{before}{start}\n{text}\n{end}{after}")
 
 
 if __name__ == "__main__":
