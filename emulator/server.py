@@ -93,7 +93,6 @@ class Stats:
     connections: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
-    arrivals: list[float] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
@@ -182,7 +181,6 @@ class SmsEmulator:
                 "requests": self.stats.requests,
                 "connections": self.stats.connections,
                 "max_in_flight": self.stats.max_in_flight,
-                "arrivals": list(self.stats.arrivals),
                 "reports": list(self.stats.reports),
                 "rejected": list(self.stats.rejected),
                 "pending_faults": len(self._faults),
@@ -253,7 +251,6 @@ class SmsEmulator:
         arrived = time.monotonic()
         with self._lock:
             self.stats.requests += 1
-            self.stats.arrivals.append(arrived)
             self.stats.in_flight += 1
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:
