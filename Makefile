@@ -42,10 +42,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # SCF runs Linux x86_64: fetch wheels for that platform and Python 3.10 whatever this machine is.
-package:
+package: $(STAMP)
 	rm -rf build/package dist/function.zip
 	mkdir -p build/package dist
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/package \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --target build/package \
 		--platform manylinux2014_x86_64 --python-version 3.10 --implementation cp --only-binary=:all: \
 		-r requirements.txt
 	cp -r src/. build/package/
