@@ -56,12 +56,16 @@ def test_app_id_defaults_to_the_configured_one() -> None:
     assert message.SmsSdkAppId == "1400009999"
     [explicit] = parse({"SerialNo": "s-1", "SmsSdkAppId": "1400000001"}, default_app_id="1400009999")
     assert explicit.SmsSdkAppId == "1400000001"
+    [null] = parse({"SerialNo": "s-1", "SmsSdkAppId": None}, default_app_id="1400009999")
+    assert null.SmsSdkAppId == "1400009999"
 
 
 def test_app_id_required_without_a_default_says_how_to_fix() -> None:
     assert errors_of({"SerialNo": "s-1"}, default_app_id=None) == [
         (None, "SmsSdkAppId", "is required (or set SMS_SDK_APP_ID on the function)")
     ]
+    [(_, field, _)] = errors_of({"SerialNo": "s-1", "SmsSdkAppId": None}, default_app_id=None)
+    assert field == "SmsSdkAppId"
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,7 @@ class Application:
                 return self._misconfigured(str(config_problem), request_id).as_direct()
             if isinstance(invocation, QueueBatch):
                 return self._queue(invocation, settings, deadline, summary)
-            answer = self._direct(invocation, settings, deadline, request_id)
+            answer = self._report_payload(invocation.payload, settings, deadline, request_id)
             summary["status"] = answer.status
             if answer.retryable:
                 raise RetryLater(json.dumps(answer.as_direct(), ensure_ascii=False))
@@ -188,9 +188,6 @@ class Application:
                 400, "InvalidParameter.MalformedJson", f"body is not valid JSON: {_json_error(exc)}", request_id
             )
         return self._report_payload(payload, settings, deadline, request_id)
-
-    def _direct(self, invocation: DirectInvocation, settings: Settings, deadline: Deadline, request_id: str) -> Answer:
-        return self._report_payload(invocation.payload, settings, deadline, request_id)
 
     def _report_payload(self, payload: Any, settings: Settings, deadline: Deadline, request_id: str) -> Answer:
         try:

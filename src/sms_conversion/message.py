@@ -193,7 +193,7 @@ def parse_messages(
         if not isinstance(item, dict):
             errors.append(FieldError(index, "message", "must be a JSON object"))
             continue
-        if default_app_id and not any(alias in item for alias in _APP_ID_ALIASES):
+        if default_app_id and all(item.get(alias) is None for alias in _APP_ID_ALIASES):
             item = {**item, "SmsSdkAppId": default_app_id}
         try:
             message = ConversionMessage.model_validate(item, context=context)
