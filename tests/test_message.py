@@ -76,7 +76,6 @@ def test_app_id_required_without_a_default_says_how_to_fix() -> None:
         ("", "digits"),
         ("1" * 21, "digits"),
         (1.5, "digits"),
-        (None, "digits"),
     ],
 )
 def test_bad_app_ids(value: Any, fragment: str) -> None:
