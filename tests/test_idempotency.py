@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -267,6 +268,22 @@ def test_redis_timing_out_reports_anyway(
     summary = Application().handle(ckafka_event([{"SerialNo": f"h-{i}"} for i in range(20)]), scf_context())
     assert summary["Reported"] == 20
     assert len(_warnings(capsys.readouterr().out)) == 1
+
+
+def test_a_silent_redis_never_pushes_the_function_past_its_time_limit(
+    scf_env: SmsEmulator, silent_redis: _SilentServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{silent_redis.port}/0")
+    monkeypatch.setenv("REDIS_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("SMS_CONCURRENCY", "2")
+    scf_env.latency = 0.1
+    started = time.monotonic()
+    with pytest.raises(RetryLater):  # more records than 1.5 s allows: the rest is redelivered
+        Application().handle(
+            ckafka_event([{"SerialNo": f"j-{i}"} for i in range(40)]), scf_context(time_limit_in_ms=1500)
+        )
+    # Correctness bound, not a speed target: the platform would kill the function at 1.5 s.
+    assert time.monotonic() - started < 1.5
 
 
 def test_redis_refusing_connections_reports_anyway(

@@ -62,8 +62,9 @@ class Deadline:
     at: float
 
     @classmethod
-    def for_invocation(cls, clock: Clock, started: float, time_limit: float) -> Deadline:
-        margin = min(MAX_ANSWER_MARGIN_SECONDS, time_limit * 0.1)
+    def for_invocation(cls, clock: Clock, started: float, time_limit: float, reserve: float = 0.0) -> Deadline:
+        """`reserve`: time kept for work after the last call (marking it done in Redis, say)."""
+        margin = min(MAX_ANSWER_MARGIN_SECONDS, time_limit * 0.1) + reserve
         return cls(clock, started + time_limit - margin)
 
     def remaining(self) -> float:

@@ -114,7 +114,6 @@ class Application:
         request_id = str(context.get("request_id") or "local")
         cold, self._cold = self._cold, False
         logs.invocation_fields.fields = {"request_id": request_id, "cold_start": cold}
-        deadline = Deadline.for_invocation(self.clock, started, time_limit_seconds(context.get("time_limit_in_ms")))
         summary: dict[str, Any] = {}
         try:
             try:
@@ -123,6 +122,11 @@ class Application:
             except ConfigurationError as exc:
                 settings, config_problem = None, str(exc)
             logs.configure(settings.LOG_LEVEL if settings else "INFO")
+            # A Redis that stops answering may hold the last record's "done" mark for
+            # up to its timeout: keep that time too, so the platform never kills us.
+            reserve = settings.REDIS_TIMEOUT_SECONDS if settings and settings.REDIS_URL else 0.0
+            limit = time_limit_seconds(context.get("time_limit_in_ms"))
+            deadline = Deadline.for_invocation(self.clock, started, limit, reserve)
             try:
                 invocation = recognise(event)
             except UnrecognisedEvent as exc:
