@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -123,3 +124,15 @@ def test_cold_start_imports_nothing_the_handler_does_not_need(tmp_path: Path) ->
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+# The old SCF CLI's `scf native invoke` eval()s the event file: JSON's true/false/null break it.
+NATIVE_INVOKE_SAFE = sorted(
+    path.name for path in EVENTS.glob("*.json") if path.name not in ("apigw.json", "apigw_base64.json")
+)
+
+
+@pytest.mark.parametrize("event", NATIVE_INVOKE_SAFE)
+def test_sample_events_for_scf_native_invoke_survive_its_eval(event: str) -> None:
+    text = (EVENTS / event).read_text()
+    assert ast.literal_eval(text) == json.loads(text)
