@@ -98,6 +98,7 @@ def test_sdk_debug_logging_cannot_reach_any_handler(
     app.handle({"SerialNo": "sdk-1"}, scf_context())
     out, err = capfd.readouterr()
     assert "SendRequest" not in out + err + root_debug_log.getvalue()
+    assert "HTTP connection" not in root_debug_log.getvalue()  # urllib3's plain-text lines stay out too
     assert TEMPORARY_KEY.token
     assert TEMPORARY_KEY.token not in out + err + root_debug_log.getvalue()
 

@@ -16,6 +16,7 @@ from typing import Any
 
 LOGGER_NAME = "sms_conversion"
 SDK_LOGGER_NAME = "tencentcloud_sdk_common"
+TRANSPORT_LOGGER_NAME = "urllib3"
 SECRET_VARIABLES = (
     "TENCENTCLOUD_SECRETKEY",
     "TENCENTCLOUD_SESSIONTOKEN",
@@ -95,6 +96,9 @@ def configure(level: str) -> None:
     sdk = logging.getLogger(SDK_LOGGER_NAME)
     sdk.propagate = False
     sdk.setLevel(logging.CRITICAL)
+    # A runtime that sets the root logger to DEBUG (the SCF CLI's does) would
+    # otherwise interleave urllib3's plain-text connection lines with our JSON.
+    logging.getLogger(TRANSPORT_LOGGER_NAME).setLevel(logging.WARNING)
     if not any(getattr(handler, "_sms_conversion", False) for handler in logger.handlers):
         handler = _StdoutHandler()
         handler.setFormatter(JsonFormatter())
