@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 ACTION = "ReportConversion"
@@ -67,7 +68,8 @@ class Fault:
     - `drop`: close the connection without answering;
     - `status_code`: a ReportConversionStatus.Code other than "ok";
     - `content_type`: answer an error under this Content-Type (the SDK trap);
-    - `latency`: seconds to wait first (alone, or before any of the above).
+    - `latency`: seconds to wait first (alone, or before any of the above);
+    - `trickle`: send the headers, then the body one byte every `trickle` seconds.
     `serial_no` restricts the fault to one SerialNo; `times` is how many calls it hits.
     """
 
@@ -78,6 +80,7 @@ class Fault:
     status_code: str | None = None
     content_type: str | None = None
     latency: float = 0.0
+    trickle: float = 0.0
     serial_no: str | None = None
     times: int = 1
 
@@ -95,6 +98,10 @@ class Stats:
     max_in_flight: int = 0
     reports: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+# (HTTP status, Content-Type, body, seconds between body bytes or 0 to send it at once)
+Reply = tuple[int, str, bytes, float]
 
 
 class _ApiError(Exception):
@@ -121,6 +128,8 @@ class SmsEmulator:
         self.latency = latency
         self.clock = clock
         self._faults: list[Fault] = []
+        # Called once per API request before it is answered (tests move an injected clock with it).
+        self.on_request: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self.stats = Stats()
         self._server = _Server((host, port), _Handler)
@@ -138,7 +147,9 @@ class SmsEmulator:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SmsEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sms-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sms-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -246,9 +257,12 @@ class SmsEmulator:
             raise _ApiError("AuthFailure.TokenFailure", "temporary credentials need a valid X-TC-Token")
         return key
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes] | None:
-        """Answer one API call: (HTTP status, Content-Type, body), or None to drop the connection."""
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        """Answer one API call: (HTTP status, Content-Type, body, trickle), or None to drop the connection."""
         arrived = time.monotonic()
+        hook = self.on_request
+        if hook is not None:
+            hook()
         with self._lock:
             self.stats.requests += 1
             self.stats.in_flight += 1
@@ -261,7 +275,7 @@ class SmsEmulator:
 
     def _answer(
         self, method: str, path: str, headers: dict[str, str], body: bytes, arrived: float
-    ) -> tuple[int, str, bytes] | None:
+    ) -> Reply | None:
         request_id = str(uuid.uuid4())
         serial_no: str | None = None
         fault: Fault | None = None
@@ -293,7 +307,7 @@ class SmsEmulator:
                 if fault.drop:
                     return None
                 if fault.http_status is not None:
-                    return fault.http_status, "text/html", b"<html><body>injected upstream failure</body></html>"
+                    return fault.http_status, "text/html", b"<html><body>injected upstream failure</body></html>", 0.0
                 if fault.error_code is not None:
                     raise _ApiError(fault.error_code, fault.error_message)
             self._check_params(params)
@@ -319,7 +333,7 @@ class SmsEmulator:
                 self.stats.rejected.append({"Code": exc.code, "SerialNo": serial_no})
             payload = {"Response": {"Error": {"Code": exc.code, "Message": exc.message}, "RequestId": request_id}}
             content_type = fault.content_type if fault is not None and fault.content_type else "application/json"
-        return 200, content_type, json.dumps(payload).encode("utf-8")
+        return 200, content_type, json.dumps(payload).encode("utf-8"), fault.trickle if fault is not None else 0.0
 
     def _check_params(self, params: dict[str, Any]) -> None:
         for name in params:
@@ -406,9 +420,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(*answer)
 
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
+    def _send(self, status: int, content_type: str, body: bytes, trickle: float = 0.0) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not trickle:
+            self.wfile.write(body)
+            return
+        self.wfile.flush()
+        try:
+            for index in range(len(body)):
+                time.sleep(trickle)
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+        except OSError:  # the client gave up: what a trickle is for
+            self.close_connection = True

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,10 @@ CONFIG_VARIABLES = (
     "REDIS_URL",
     "REDIS_TIMEOUT_SECONDS",
     "LOG_LEVEL",
+    "REPORT_SIGNING_SECRET",
+    "CMQ_PUSH_TOKEN",
+    "SMS_ALLOWED_SDK_APP_IDS",
+    "SMS_FLEET_MAX_RPS",
     "TENCENTCLOUD_SECRETID",
     "TENCENTCLOUD_SECRETKEY",
     "TENCENTCLOUD_SESSIONTOKEN",
@@ -105,6 +110,50 @@ def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
 
 
+class FakeClock:
+    """An injected clock: wall time starts now, and time moves only when told (or when slept)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wall = time.time()
+        self._mono = 1000.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._wall + self._mono - 1000.0
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self._mono += max(0.0, seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._mono += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def clocked_app(scf_env: SmsEmulator, clock: FakeClock) -> Application:
+    """A warm instance on the injected clock: deadlines, backoff and the rate window never wait for real."""
+    return Application(clock=clock)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def _emulator_server() -> Iterator[SmsEmulator]:
     with SmsEmulator() as emulator:
@@ -115,9 +164,11 @@ def _emulator_server() -> Iterator[SmsEmulator]:
 def emulator(_emulator_server: SmsEmulator) -> Iterator[SmsEmulator]:
     _emulator_server.reset()
     _emulator_server.latency = 0.0
+    _emulator_server.on_request = None
     yield _emulator_server
     _emulator_server.reset()
     _emulator_server.latency = 0.0
+    _emulator_server.on_request = None
 
 
 @pytest.fixture
@@ -154,17 +205,11 @@ def log_lines(output: str) -> list[dict[str, Any]]:
 # ---- Redis ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class RedisServer:
     """A real redis-server on a free loopback port, which tests may stop and start again."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
 

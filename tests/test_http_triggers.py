@@ -67,7 +67,7 @@ def test_invalid_message_names_the_field(app: Application, scf_env: SmsEmulator)
     assert response["statusCode"] == 400
     assert body["Error"]["Code"] == "InvalidParameterValue"
     assert body["Errors"] == [
-        {"Index": None, "Field": "SerialNo", "Message": "must not contain whitespace or control characters"},
+        {"Index": None, "Field": "SerialNo", "Message": "must not contain whitespace, control characters or lone surrogates"},
         {"Index": None, "Field": "ConversionTime", "Message": "looks like milliseconds: send a UNIX time in seconds"},
     ]
     assert scf_env.snapshot()["requests"] == 0
@@ -207,7 +207,13 @@ def test_resending_a_reported_request_answers_duplicate(app: Application, scf_en
     assert len(scf_env.reports) == 1
 
 
-def test_unrecognised_http_body_type_is_a_clear_error(app: Application, scf_env: SmsEmulator) -> None:
+def test_http_event_whose_body_is_not_a_string_gets_an_integration_response(
+    app: Application, scf_env: SmsEmulator
+) -> None:
     result = app.handle({"httpMethod": "POST", "body": {"SerialNo": "s-1"}}, scf_context())
-    assert result["StatusCode"] == 400
-    assert "body must be a string" in result["Error"]["Message"]
+    assert result["statusCode"] == 400
+    assert body_of(result)["Error"] == {
+        "Code": "InvalidParameter.MalformedBody",
+        "Message": "the event's body must be a string, got an object",
+    }
+    assert scf_env.snapshot()["requests"] == 0

@@ -11,15 +11,25 @@ from conftest import EVENTS, load_event
 
 from sms_conversion.sources import (
     MAX_BODY_BYTES,
-    BadRequest,
     DirectInvocation,
     HttpRequest,
+    Invocation,
     QueueBatch,
     UnrecognisedEvent,
-    cmq_push_record,
-    decode_record_body,
-    recognise,
+    adapt,
 )
+
+NOW = 1_700_000_100.0
+
+
+def recognise(event: Any) -> Invocation:
+    return adapt(event, NOW)
+
+
+def http(body: Any, is_base64: bool = False) -> HttpRequest:
+    request = recognise({"httpMethod": "POST", "body": body, "isBase64Encoded": is_base64, "requestContext": {}})
+    assert isinstance(request, HttpRequest)
+    return request
 
 EXPECTED_TRIGGER = {
     "apigw.json": "apigw",
@@ -59,24 +69,43 @@ def test_header_names_are_case_insensitive_and_lists_joined() -> None:
 def test_base64_body_is_decoded() -> None:
     request = recognise(load_event("apigw_base64.json"))
     assert isinstance(request, HttpRequest)
-    assert json.loads(request.body_bytes())[0]["SerialNo"].startswith("5000:")
+    assert request.problem is None
+    assert request.raw_body is not None
+    assert request.payload[0]["SerialNo"].startswith("5000:")
 
 
 def test_invalid_base64_is_a_400() -> None:
-    request = HttpRequest("apigw", "POST", {}, "not base64!", True)
-    with pytest.raises(BadRequest) as caught:
-        request.body_bytes()
-    assert caught.value.status == 400
+    request = http("not base64!", is_base64=True)
+    assert request.problem is not None
+    assert (request.problem.status, request.problem.code) == (400, "InvalidParameter.MalformedBody")
+    assert request.raw_body is None
 
 
 @pytest.mark.parametrize("is_base64", [False, True])
 def test_body_over_64_kib_is_a_413(is_base64: bool) -> None:
     raw = b"x" * (MAX_BODY_BYTES + 1)
     body = base64.b64encode(raw).decode() if is_base64 else raw.decode()
-    with pytest.raises(BadRequest) as caught:
-        HttpRequest("apigw", "POST", {}, body, is_base64).body_bytes()
-    assert caught.value.status == 413
-    assert len(HttpRequest("apigw", "POST", {}, "x" * MAX_BODY_BYTES, False).body_bytes()) == MAX_BODY_BYTES
+    problem = http(body, is_base64).problem
+    assert problem is not None
+    assert problem.status == 413
+    at_limit = http('"' + "x" * (MAX_BODY_BYTES - 2) + '"')
+    assert at_limit.problem is None
+    assert at_limit.raw_body is not None
+    assert len(at_limit.raw_body) == MAX_BODY_BYTES
+
+
+def test_deeply_nested_json_is_malformed_not_a_crash() -> None:
+    problem = http("[" * 1000 + "]" * 1000).problem
+    assert problem is not None
+    assert (problem.status, problem.code) == (400, "InvalidParameter.MalformedJson")
+    assert "nested too deeply" in problem.message
+
+
+def test_http_body_that_is_not_a_string_is_a_400_problem_not_an_unrecognised_event() -> None:
+    problem = http({"a": 1}).problem
+    assert problem is not None
+    assert (problem.status, problem.code) == (400, "InvalidParameter.MalformedBody")
+    assert "must be a string" in problem.message
 
 
 def test_ckafka_coordinates_accept_both_partition_spellings() -> None:
@@ -92,7 +121,7 @@ def test_cmq_records_keep_msg_id_and_publish_time() -> None:
     batch = recognise(load_event("cmq_topic.json"))
     assert isinstance(batch, QueueBatch)
     assert batch.records[0].coordinates["msgId"] == "123345346"
-    assert batch.records[0].publish_time == "2023-11-14T22:13:20.000Z"
+    assert batch.records[0].publish_time == 1_700_000_000
 
 
 def test_tdmq_event_unwraps_data_msg_body() -> None:
@@ -100,7 +129,7 @@ def test_tdmq_event_unwraps_data_msg_body() -> None:
     assert isinstance(batch, QueueBatch)
     [record] = batch.records
     assert record.coordinates["msgId"] == "123345346"
-    assert json.loads(record.body)["SerialNo"].endswith("629")
+    assert record.payload["SerialNo"].endswith("629")
 
 
 @pytest.mark.parametrize(
@@ -137,7 +166,6 @@ def test_empty_records_is_an_empty_batch() -> None:
         ({"Records": [{"cos": {}}]}, "no Ckafka or CMQ record"),
         ({"Records": [{"Ckafka": {}}, {"CMQ": {}}]}, "mix"),
         ({"Type": "Timer", "TriggerName": "EveryDay", "Time": "2019-02-21T11:49:00Z"}, "timer"),
-        ({"httpMethod": "POST", "body": {"a": 1}}, "body must be a string"),
     ],
 )
 def test_unrecognised_events_are_named(event: Any, fragment: str) -> None:
@@ -151,19 +179,38 @@ def test_cmq_push_envelope_and_simplified_format() -> None:
     simplified = recognise(load_event("cmq_push_simplified.json"))
     assert isinstance(envelope, HttpRequest)
     assert isinstance(simplified, HttpRequest)
-    record = cmq_push_record(envelope, envelope.body)
+    record = envelope.push
+    assert record is not None
     assert record.coordinates["msgId"] == "6942316962"
-    assert record.publish_time == 1700000000123
-    assert json.loads(record.body)["SerialNo"].endswith("623")
-    raw = cmq_push_record(simplified, simplified.body)
-    assert raw.body["SerialNo"].endswith("624")
+    assert record.publish_time == 1_700_000_000
+    assert record.payload["SerialNo"].endswith("623")
+    raw = simplified.push
+    assert raw is not None
+    assert raw.payload["SerialNo"].endswith("624")
     assert raw.coordinates["msgId"] == "6942316963"
 
 
 @pytest.mark.parametrize(
     ("body", "fragment"),
-    [(None, "null"), (5, "a number"), ("{oops", "not valid JSON"), ("x" * (MAX_BODY_BYTES + 1), "larger than")],
+    [
+        (None, "msgBody is null"),
+        (5, "a number"),
+        ("{oops", "not valid JSON"),
+        ("x" * (MAX_BODY_BYTES + 1), "larger than"),
+        ("[" * 1000 + "]" * 1000, "nested too deeply"),
+        ("1" * 5000, "cannot decode"),
+    ],
 )
-def test_bad_record_bodies(body: Any, fragment: str) -> None:
-    with pytest.raises(ValueError, match=fragment):
-        decode_record_body(body)
+def test_bad_record_bodies_are_poison_with_a_reason(body: Any, fragment: str) -> None:
+    batch = recognise({"Records": [{"Ckafka": {"topic": "t", "partition": 0, "offset": 7, "msgBody": body}}]})
+    assert isinstance(batch, QueueBatch)
+    [record] = batch.records
+    assert record.problem is not None
+    assert fragment in record.problem
+    assert record.coordinates == {"record": 0, "topic": "t", "partition": 0, "offset": 7}
+
+
+def test_coordinates_from_the_event_are_short_scalars() -> None:
+    batch = recognise({"Records": [{"CMQ": {"topicName": {"deep": [1]}, "msgId": "m" * 1000, "msgBody": "{}"}}]})
+    assert isinstance(batch, QueueBatch)
+    assert batch.records[0].coordinates == {"record": 0, "topic": "<an object>", "msgId": "m" * 200}

@@ -52,10 +52,6 @@ class RoleCredential:
             return profile[0], profile[1], None
         raise MissingCredentialsError()
 
-    def check(self) -> None:
-        """Fail fast, before any work, when no credentials are configured."""
-        self.get_credential_info()
-
     def _read_profile(self) -> tuple[str, str] | None:
         try:
             mtime = self._profile_path.stat().st_mtime

@@ -45,7 +45,7 @@ class IdempotencyStore(Protocol):
 
 def store_key(conversion_key: str) -> str:
     # Hashed so that any SerialNo makes a short, safe key.
-    return KEY_PREFIX + hashlib.sha256(conversion_key.encode("utf-8")).hexdigest()[:40]
+    return KEY_PREFIX + hashlib.sha256(conversion_key.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def new_token() -> str:

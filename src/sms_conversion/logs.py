@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
+import traceback
+from collections.abc import Iterable
 from typing import Any
 
 LOGGER_NAME = "sms_conversion"
@@ -23,6 +26,15 @@ SECRET_VARIABLES = (
     "TENCENTCLOUD_SECRET_KEY",
     "TENCENTCLOUD_SESSION_TOKEN",
 )
+# What a signed request or an echoing upstream can put in text: never shown, whoever's key it is.
+_SECRET_PATTERNS = re.compile(
+    r"(Signature=)[0-9A-Za-z+/=_-]+"
+    r"|(X-TC-Token[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"
+    r"|(Authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\n}]+"
+    r"|(TENCENTCLOUD_(?:SECRETKEY|SESSIONTOKEN|SECRET_KEY|SESSION_TOKEN)=)[^;\s\"']+",
+    re.IGNORECASE,
+)
+_MIN_SECRET_LENGTH = 8
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -61,12 +73,30 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
-def redact(text: str) -> str:
-    for name in SECRET_VARIABLES:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 8 and secret in text:
+def redact(text: str, extra: Iterable[str | None] = ()) -> str:
+    """`text` without the credential variables' values, `extra` secrets, signatures or tokens.
+
+    Run before any truncation: a secret cut in half is no longer recognised.
+    """
+    for secret in (*(os.environ.get(name) for name in SECRET_VARIABLES), *extra):
+        if secret and len(secret) >= _MIN_SECRET_LENGTH and secret in text:
             text = text.replace(secret, "[REDACTED]")
-    return text
+    return _SECRET_PATTERNS.sub(_keep_label, text)
+
+
+def _keep_label(match: re.Match[str]) -> str:
+    label = next((group for group in match.groups() if group is not None), "")
+    return f"{label}[REDACTED]"
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """A traceback for a log line: frames and the exception's type, its message redacted and shortened."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    try:
+        message = redact(str(exc))[:300]
+    except Exception:  # str() itself can fail on hostile values
+        message = ""
+    return redact(f"Traceback (most recent call last):\n{frames}{type(exc).__name__}: {message}")
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -64,8 +64,9 @@ class ConversionMessage(BaseModel):
             raise ValueError("must not be empty")
         if len(value) > MAX_SERIAL_LENGTH:
             raise ValueError(f"must be at most {MAX_SERIAL_LENGTH} characters")
-        if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
-            raise ValueError("must not contain whitespace or control characters")
+        # "Cs": a lone surrogate (a valid JSON escape such as "\\ud800") is not text and cannot be encoded.
+        if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in value):
+            raise ValueError("must not contain whitespace, control characters or lone surrogates")
         return value
 
     @field_validator("ConversionTime", mode="before")
@@ -211,26 +212,14 @@ def parse_messages(
 def plausible_publish_time(raw: object, now: float) -> int | None:
     """A queue's publish time as UNIX seconds, or None when it is doubtful.
 
-    Accepts seconds or milliseconds as a number or a string of digits, and
-    ISO 8601 text; anything odd is ignored rather than made an error.
+    Accepts seconds or milliseconds as a number or a string of ASCII digits, and
+    ISO 8601 text; anything odd (including values too large for a float) is
+    ignored rather than made an error.
     """
-    seconds: float | None = None
-    if isinstance(raw, bool):
+    try:
+        seconds = _publish_seconds(raw)
+    except (ValueError, OverflowError, TypeError):
         return None
-    if isinstance(raw, (int, float)):
-        seconds = float(raw)
-    elif isinstance(raw, str):
-        text = raw.strip()
-        if text.isdigit():
-            seconds = float(text)
-        elif text:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
-            seconds = parsed.timestamp()
     if seconds is None or not math.isfinite(seconds):
         return None
     if seconds >= MILLISECONDS_THRESHOLD:
@@ -238,3 +227,25 @@ def plausible_publish_time(raw: object, now: float) -> int | None:
     if EARLIEST_PLAUSIBLE_TIME <= seconds <= now + MAX_FUTURE_SKEW_SECONDS:
         return int(seconds)
     return None
+
+
+def _publish_seconds(raw: object) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        # Compared as an integer first: float(10**400) overflows.
+        return float(raw) if 0 < raw < 10**15 else None
+    if isinstance(raw, float):
+        return raw
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if not text:
+        return None
+    # str.isdigit() accepts "²" and other digits int() refuses: ASCII only.
+    if text.isascii() and text.isdigit():
+        return float(text) if len(text) <= 15 else None
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()

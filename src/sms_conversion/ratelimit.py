@@ -24,10 +24,6 @@ class RateLimiter:
         self._starts: deque[float] = deque()
         self._lock = threading.Lock()
 
-    @property
-    def limit(self) -> int:
-        return self._limit
-
     def set_limit(self, limit: int) -> None:
         with self._lock:
             self._limit = limit

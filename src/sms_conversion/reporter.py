@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tenacity import RetryCallState, Retrying, stop_after_attempt, stop_any, wait_random_exponential
@@ -24,26 +24,28 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
+from . import transport
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
+from .logs import redact
 from .message import ConversionMessage
 from .outcome import Outcome, Status, not_attempted, reported
 from .ratelimit import RateLimiter
 from .settings import Endpoint
 
-RETRYABLE_PREFIXES = (
-    "ClientNetworkError",
-    "ServerNetworkError",
+RETRYABLE_API_PREFIXES = (
     "RequestLimitExceeded",
     "InternalError",
     "ServiceUnavailable",
     "ResourceUnavailable",
 )
 TOKEN_FAILURE = "AuthFailure.TokenFailure"  # noqa: S105 - an error code, not a password
-APP_ID_VERIFY_FAIL = "UnauthorizedOperation.SmsSdkAppIdVerifyFail"
+# Codes the SDK raises itself for a request it refuses to send: retrying cannot help.
+SDK_CLIENT_CODES = frozenset({"ClientError", "ClientParamsError", "ClientSideError", "InvalidCredential"})
 # The SDK wraps an unexpected Python exception (a garbled body, say) with the
-# exception's class name as the code: the API's answer never arrived.
+# exception's class name as the code: the API's answer could not be read.
 _PYTHON_EXCEPTION_NAME = re.compile(r"^[A-Z][A-Za-z]*(Error|Exception)$")
-_MAX_ERROR_MESSAGE = 300
+UNREADABLE_ANSWER = "InternalError.UnreadableAnswer"
+MAX_ERROR_MESSAGE = 300
 
 
 class CredentialSource(Protocol):
@@ -51,13 +53,14 @@ class CredentialSource(Protocol):
 
 
 class UpstreamError(Exception):
-    """A failed attempt, reduced to what may be shown: code, message, request id."""
+    """A failed attempt, reduced to what may be shown: code, message, request id, and whether to retry."""
 
-    def __init__(self, code: str, message: str, request_id: str | None) -> None:
+    def __init__(self, code: str, message: str, request_id: str | None, retryable: bool) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.retryable = retryable
 
 
 class _NoTimeLeft(Exception):
@@ -74,18 +77,17 @@ class _StopBeforeDeadline(stop_base):
         return self._deadline.remaining() - retry_state.upcoming_sleep < MIN_USEFUL_CALL_SECONDS
 
 
-def is_retryable(code: str) -> bool:
-    if code.startswith(RETRYABLE_PREFIXES):
+def is_retryable_api_code(code: str) -> bool:
+    """An error code answered by the API (or wrapped by the SDK) that a later attempt may not get."""
+    if code == TOKEN_FAILURE or code.startswith(RETRYABLE_API_PREFIXES):
         return True
-    return bool(_PYTHON_EXCEPTION_NAME.match(code)) and "." not in code
+    return code not in SDK_CLIENT_CODES and bool(_PYTHON_EXCEPTION_NAME.match(code))
 
 
-def http_status_for(code: str) -> int:
-    if code == APP_ID_VERIFY_FAIL:
-        return 403
-    if code.startswith("RequestLimitExceeded"):
-        return 429
-    return 502
+@dataclass
+class _Client:
+    sdk: sms_client.SmsClient
+    transport: transport.BoundedAdapter
 
 
 class ClientPool:
@@ -93,13 +95,12 @@ class ClientPool:
 
     def __init__(self, credential: CredentialSource, endpoint: Endpoint, region: str, language: str) -> None:
         self.key = (endpoint, region, language)
-        self._credential = credential
-        self._idle: list[sms_client.SmsClient] = []
+        self.credential = credential
+        self._idle: list[_Client] = []
         self._lock = threading.Lock()
-        self.created = 0
 
     @contextmanager
-    def lease(self) -> Iterator[sms_client.SmsClient]:
+    def lease(self) -> Iterator[_Client]:
         with self._lock:
             client = self._idle.pop() if self._idle else None
         if client is None:
@@ -110,26 +111,19 @@ class ClientPool:
             with self._lock:
                 self._idle.append(client)
 
-    def _new_client(self) -> sms_client.SmsClient:
+    def _new_client(self) -> _Client:
         endpoint, region, language = self.key
         http = HttpProfile(protocol=endpoint.protocol, endpoint=endpoint.host, reqTimeout=60, keepAlive=True)
         # Never the SDK's StandardRetryer: it re-raises a stale error after a success
         # and sleeps after the last attempt. Retries are ours (tenacity, below).
         profile = ClientProfile(httpProfile=http, language=language)
-        with self._lock:
-            self.created += 1
-        client = sms_client.SmsClient(self._credential, region, profile)
+        client = sms_client.SmsClient(self.credential, region, profile)
+        session = client.request.conn._session
         # The SDK already resolved HTTP(S)_PROXY / NO_PROXY for this host when the
         # client was built and passes them explicitly; left on, `requests` scans the
         # whole environment again on every call (a quarter of a call's CPU, measured).
-        client.request.conn._session.trust_env = False
-        return client
-
-
-def _set_call_timeout(client: sms_client.SmsClient, seconds: float) -> None:
-    # The SDK fixes its timeout when the client is built; the connection object
-    # it passes to `requests` on every call is where a per-call value goes.
-    client.request.conn.timeout = seconds
+        session.trust_env = False
+        return _Client(client, transport.install(session))
 
 
 class ConversionReporter:
@@ -166,7 +160,7 @@ class ConversionReporter:
                 # An expired role token: the next request re-reads the variables; once is enough.
                 token_failures += 1
                 return token_failures == 1
-            return is_retryable(error.code)
+            return error.retryable
 
         retrying = Retrying(
             stop=stop_any(stop_after_attempt(self._max_attempts), _StopBeforeDeadline(deadline)),
@@ -185,19 +179,17 @@ class ConversionReporter:
         try:
             request_id = retrying(attempt)
         except _NoTimeLeft:
-            return replace(not_attempted("no time left before the invocation's deadline"), attempts=attempts - 1)
+            return not_attempted("no time left before the invocation's deadline", attempts=attempts - 1)
         except UpstreamError as error:
-            latency = (self._clock.monotonic() - started) * 1000
-            retryable = is_retryable(error.code) or (error.code == TOKEN_FAILURE and token_failures > 1)
+            # A token failure is never final: the role's next token may work (and a
+            # redelivery re-reads it), so it is always left for a retry.
             return Outcome(
-                Status.RETRYABLE if retryable else Status.SKIPPED,
-                http_status_for(error.code),
+                Status.RETRYABLE if error.retryable else Status.SKIPPED,
                 code=error.code,
                 message=error.message,
                 request_id=error.request_id,
                 attempts=attempts,
-                latency_ms=latency,
-                retry_after=1 if error.code.startswith("RequestLimitExceeded") else None,
+                latency_ms=(self._clock.monotonic() - started) * 1000,
             )
         return reported(request_id, attempts, (self._clock.monotonic() - started) * 1000)
 
@@ -209,35 +201,64 @@ class ConversionReporter:
         request.SerialNo = message.SerialNo
         request.ConversionTime = message.ConversionTime
         with self._pool.lease() as client:
-            _set_call_timeout(client, max(MIN_USEFUL_CALL_SECONDS, min(self._timeout, deadline.remaining())))
+            budget = max(MIN_USEFUL_CALL_SECONDS, min(self._timeout, deadline.remaining()))
+            # The SDK's timeout bounds each socket operation; the adapter bounds the whole call.
+            client.sdk.request.conn.timeout = budget
+            client.transport.budget = budget
             try:
-                response = client.ReportConversion(request)
+                response = client.sdk.ReportConversion(request)
             except TencentCloudSDKException as exc:
-                raise _upstream_error(exc) from None
+                raise self._upstream_error(exc, client.transport) from None
+        return self._accepted(response)
+
+    def _accepted(self, response: Any) -> str | None:
+        """The API's request id when the answer says "ok"; an UpstreamError otherwise."""
+        request_id = response.RequestId if isinstance(response.RequestId, str) else None
         status = response.ReportConversionStatus
-        if status is None or not isinstance(status.Code, str):
+        code = getattr(status, "Code", None)
+        if not isinstance(code, str):
             # The SDK reads an error body only under an exact Content-Type; any
             # other answer without a status is a failure we cannot interpret.
             raise UpstreamError(
-                "InternalError.MissingStatus", "the API answered without ReportConversionStatus", response.RequestId
+                "InternalError.MissingStatus", "the API answered without ReportConversionStatus", request_id, True
             )
-        if status.Code.lower() != "ok":
-            code = f"FailedOperation.{status.Code}" if "." not in status.Code else status.Code
-            raise UpstreamError(code, _clean(status.Message) or "report refused", response.RequestId)
-        return response.RequestId if isinstance(response.RequestId, str) else None
+        if code.lower() != "ok":
+            refused = f"FailedOperation.{code}" if "." not in code else code
+            return_message = self._clean(getattr(status, "Message", None)) or "report refused"
+            raise UpstreamError(self._clean(refused), return_message, request_id, False)
+        return request_id
 
+    def _upstream_error(self, exc: TencentCloudSDKException, adapter: transport.BoundedAdapter) -> UpstreamError:
+        raw_code = exc.get_code()
+        request_id = exc.get_request_id()
+        request_id = request_id if isinstance(request_id, str) and request_id else None
+        if not isinstance(raw_code, str) or not raw_code:
+            # An error body the SDK passed through without a usable code: unreadable, so retry.
+            return UpstreamError(UNREADABLE_ANSWER, "the API answered with an unreadable error", request_id, True)
+        code = self._clean(raw_code)
+        if code == "ServerNetworkError":
+            status = adapter.last_status
+            retryable = status is None or status >= 500 or status in (408, 429)
+            shown = f"HTTP {status}" if status is not None else "an HTTP error status"
+            return UpstreamError(code, f"the API answered with {shown}", None, retryable)
+        if code == "ClientNetworkError":
+            failure = adapter.last_failure
+            reason = type(failure).__name__ if failure is not None else "network error"
+            if isinstance(failure, transport.CallTimedOut):
+                reason = str(failure)
+            return UpstreamError(
+                code, f"network error calling the API: {reason}", None, transport.is_transient(failure)
+            )
+        return UpstreamError(code, self._clean(exc.get_message()), request_id, is_retryable_api_code(code))
 
-def _upstream_error(exc: TencentCloudSDKException) -> UpstreamError:
-    code = exc.get_code() or "InternalError"
-    message: Any = exc.get_message()
-    if code == "ServerNetworkError":
-        # The SDK puts the raw HTTP body here (bytes); keep it short.
-        message = "the API answered with an HTTP error status"
-    elif code == "ClientNetworkError":
-        message = "network error calling the API: " + _clean(message).split(" (Caused by")[0]
-    return UpstreamError(code, _clean(message), exc.get_request_id() or None)
-
-
-def _clean(value: object) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
-    return text[:_MAX_ERROR_MESSAGE]
+    def _clean(self, value: object) -> str:
+        """Upstream text made safe to show: credential values and signatures redacted, then shortened."""
+        try:
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
+        except Exception:  # a value whose str() fails (an int of 5000 digits) says nothing useful
+            text = f"<{type(value).__name__}>"
+        try:
+            secrets = self._pool.credential.get_credential_info()
+        except Exception:  # no credentials now: nothing of theirs to redact
+            secrets = ("", "", None)
+        return redact(text, extra=secrets)[:MAX_ERROR_MESSAGE]

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_ENDPOINT = "sms.tencentcloudapi.com"
+MIN_SECRET_LENGTH = 16
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
@@ -81,11 +82,21 @@ class Settings(BaseModel):
     SMS_MAX_RPS: int = Field(default=1000, ge=1, le=100_000)
     SMS_LANGUAGE: Literal["en-US", "zh-CN"] = "en-US"
     IDEMPOTENCY_TTL_SECONDS: int = Field(default=86400, ge=0, le=30 * 86400)
-    REDIS_URL: str | None = None
+    REDIS_URL: str | None = Field(default=None, repr=False)  # may carry a password
     REDIS_TIMEOUT_SECONDS: float = Field(default=0.5, gt=0, le=10)
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    REPORT_SIGNING_SECRET: str | None = Field(default=None, repr=False)
+    CMQ_PUSH_TOKEN: str | None = Field(default=None, repr=False)
+    SMS_ALLOWED_SDK_APP_IDS: str | None = None
 
-    @field_validator("SMS_SDK_APP_ID", "REDIS_URL", mode="before")
+    @field_validator(
+        "SMS_SDK_APP_ID",
+        "REDIS_URL",
+        "REPORT_SIGNING_SECRET",
+        "CMQ_PUSH_TOKEN",
+        "SMS_ALLOWED_SDK_APP_IDS",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # template.yaml ships empty placeholders; an empty variable means "not set".
@@ -105,13 +116,74 @@ class Settings(BaseModel):
     @field_validator("REDIS_URL")
     @classmethod
     def _valid_redis_url(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value is not None:
+            check_redis_url(value)
+        return value
+
+    @field_validator("REPORT_SIGNING_SECRET")
+    @classmethod
+    def _strong_secrets(cls, value: str | None) -> str | None:
+        if value is not None and any(len(secret) < MIN_SECRET_LENGTH for secret in _split(value)):
+            raise ValueError(f"each comma-separated secret must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @field_validator("CMQ_PUSH_TOKEN")
+    @classmethod
+    def _strong_token(cls, value: str | None) -> str | None:
+        if value is not None and (len(value.strip()) < MIN_SECRET_LENGTH or not value.strip().isascii()):
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} ASCII characters (it travels in a URL)")
+        return value.strip() if value is not None else None
+
+    @field_validator("SMS_ALLOWED_SDK_APP_IDS")
+    @classmethod
+    def _app_id_list(cls, value: str | None) -> str | None:
+        if value is not None and not all(re.fullmatch(r"[0-9]{1,20}", item) for item in _split(value)):
+            raise ValueError('must be app ids of 1 to 20 digits separated by commas, e.g. "1400006666,1400000001"')
         return value
 
     @property
     def endpoint(self) -> Endpoint:
         return Endpoint.parse(self.SMS_ENDPOINT)
+
+    @property
+    def signing_secrets(self) -> tuple[str, ...]:
+        return _split(self.REPORT_SIGNING_SECRET)
+
+    @property
+    def allowed_app_ids(self) -> frozenset[str] | None:
+        """None when every app id is allowed."""
+        return frozenset(_split(self.SMS_ALLOWED_SDK_APP_IDS)) if self.SMS_ALLOWED_SDK_APP_IDS else None
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
+def check_redis_url(value: str) -> None:
+    """Raise ValueError, never quoting the URL: it may carry a password."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError for a port that is not a number in range
+        host = parts.hostname
+    except ValueError:
+        raise ValueError(
+            "is not a valid Redis URL (is the port a number? is a '/' or '@' in the password percent-encoded?)"
+        ) from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("a unix:// URL needs the socket's path")
+        return
+    if not host:
+        raise ValueError("needs a host, as in redis://host:6379/0")
+    if port == 0:
+        raise ValueError("needs a port from 1 to 65535")
+    if not re.fullmatch(r"/?(\d{1,5})?", parts.path):
+        raise ValueError(
+            "the path must be a database number, as in redis://host:6379/0 "
+            "(is a '/' in the password percent-encoded as %2F?)"
+        )
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,8 +1,10 @@
-"""Source adapters: recognise the trigger by the event's shape and unwrap it.
+"""Source adapters: recognise the trigger by the event's shape and unwrap it, in one pass.
 
-An adapter only unwraps transport; the business payload stays raw here and is
-validated by `message`. Every queue record keeps its coordinates (topic,
-partition, offset or message id) so a skipped record can be found again.
+An adapter only unwraps transport: it decodes each body to JSON and keeps each
+record's coordinates (topic, partition, offset or message id) and publish time,
+or says why the record is poison. The business payload stays raw here and is
+validated by `message`. Nothing in this module raises for bad input except
+`UnrecognisedEvent`; every other problem is carried in the result.
 """
 
 from __future__ import annotations
@@ -10,68 +12,62 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .message import plausible_publish_time
+
 MAX_BODY_BYTES = 64 * 1024
+MAX_COORDINATE_CHARS = 200
 
 
 class UnrecognisedEvent(Exception):
     """The event matches no trigger this function serves; the message says why."""
 
 
-class BadRequest(Exception):
-    """An HTTP body that cannot be read as a message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
 @dataclass(frozen=True)
-class HttpRequest:
-    """An HTTP call: API Gateway integration request, Function URL, or TDMQ-CMQ push."""
+class BodyProblem:
+    """Why an HTTP body cannot be read, as the answer it gets."""
 
-    trigger: str
-    method: str
-    headers: dict[str, str]
-    body: str
-    is_base64: bool
-
-    @property
-    def is_queue_push(self) -> bool:
-        return self.trigger == "cmq_push"
-
-    def body_bytes(self) -> bytes:
-        """The decoded body, refusing anything over the size limit before decoding it whole."""
-        raw = self.body
-        if self.is_base64:
-            if len(raw) > (MAX_BODY_BYTES * 4) // 3 + 4:
-                raise _too_large()
-            try:
-                data = base64.b64decode(raw, validate=True)
-            except (binascii.Error, ValueError):
-                raise BadRequest(
-                    400, "InvalidParameter.MalformedBody", "body is marked base64 but is not valid base64"
-                ) from None
-        else:
-            if len(raw) > MAX_BODY_BYTES:
-                raise _too_large()
-            data = raw.encode("utf-8", "surrogatepass")
-        if len(data) > MAX_BODY_BYTES:
-            raise _too_large()
-        return data
+    status: int
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One queue message. `problem` is set when the record itself is malformed (a poison record)."""
+    """One queue message: its JSON payload, or `problem` when it is poison."""
 
     coordinates: dict[str, Any]
-    body: Any = None
-    publish_time: Any = None
+    payload: Any = None
+    publish_time: int | None = None
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """An HTTP call: API Gateway integration request, Function URL, or TDMQ-CMQ push.
+
+    `raw_body` is the body as sent (base64 decoded), `None` when it cannot be read;
+    `problem` is the first reason it cannot be used (too large, bad base64, not UTF-8,
+    not JSON), in that order; `payload` is the decoded JSON otherwise.
+    """
+
+    trigger: str
+    method: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    raw_body: bytes | None
+    payload: Any = None
+    problem: BodyProblem | None = None
+
+    # For a TDMQ-CMQ push, the message inside it (poison when the body cannot be read).
+    push: SourceRecord | None = None
+
+    @property
+    def is_queue_push(self) -> bool:
+        return self.trigger == "cmq_push"
 
 
 @dataclass(frozen=True)
@@ -90,99 +86,168 @@ class DirectInvocation:
 Invocation = HttpRequest | QueueBatch | DirectInvocation
 
 
-def _too_large() -> BadRequest:
-    return BadRequest(413, "LimitExceeded.PayloadTooLarge", f"body is larger than {MAX_BODY_BYTES} bytes")
+def adapt(event: object, now: float) -> Invocation:
+    """Map an SCF event to what it carries. Raises UnrecognisedEvent for anything else.
 
-
-def recognise(event: object) -> Invocation:
-    """Map an SCF event to what it carries. Raises UnrecognisedEvent for anything else."""
+    `now` (UNIX seconds) decides which publish times are plausible.
+    """
     if isinstance(event, list):
         return DirectInvocation(event)
     if not isinstance(event, dict):
         raise UnrecognisedEvent(f"event must be a JSON object or array, got {_json_type(event)}")
     if "Records" in event:
-        return _records(event["Records"])
+        return _records(event["Records"], now)
     if event.get("type") == "connector:tdmq" and "data" in event:
         return QueueBatch("tdmq", [_tdmq_record(event.get("data"))])
     if "httpMethod" in event:
-        return _http(event)
+        return _http(event, now)
     if event.get("Type") == "Timer" and "TriggerName" in event:
         raise UnrecognisedEvent("timer events are not served: wire an HTTP, CKafka, CMQ or TDMQ trigger")
     return DirectInvocation(event)
 
 
-def _http(event: dict[str, Any]) -> HttpRequest:
-    raw_headers = event.get("headers")
-    headers: dict[str, str] = {}
-    if isinstance(raw_headers, dict):
-        for name, value in raw_headers.items():
-            if isinstance(value, list):
-                value = ",".join(str(part) for part in value)
-            headers[str(name).lower()] = "" if value is None else str(value)
-    body = event.get("body")
-    if body is None:
-        body = ""
-    if not isinstance(body, str):
-        raise UnrecognisedEvent(f"HTTP event body must be a string, got {_json_type(body)}")
-    method = event.get("httpMethod")
+# ---- HTTP ---------------------------------------------------------------------------------
+
+
+def _http(event: dict[str, Any], now: float) -> HttpRequest:
+    headers = _string_map(event.get("headers"), lower=True)
     if "requestContext" in event:
         trigger = "apigw"
     elif "x-cmq-message-id" in headers or "x-cmq-request-id" in headers:
         trigger = "cmq_push"
     else:
         trigger = "function_url"
+    method = event.get("httpMethod")
+    raw_body, payload, problem = _read_body(event.get("body"), event.get("isBase64Encoded") is True)
     return HttpRequest(
         trigger=trigger,
-        method=str(method).upper() if isinstance(method, str) else "",
+        method=method.upper() if isinstance(method, str) else "",
         headers=headers,
-        body=body,
-        is_base64=event.get("isBase64Encoded") is True,
+        query=_string_map(event.get("queryString"), lower=False),
+        raw_body=raw_body,
+        payload=payload,
+        problem=problem,
+        push=_push_record(headers, payload, problem, now) if trigger == "cmq_push" else None,
     )
 
 
-def _records(records: object) -> QueueBatch:
+def _push_record(headers: dict[str, str], payload: Any, problem: BodyProblem | None, now: float) -> SourceRecord:
+    """The message inside a TDMQ-CMQ push: a JSON envelope, or the raw message (SIMPLIFIED format)."""
+    coordinates: dict[str, Any] = {"record": 0, "msgId": _coordinate(headers.get("x-cmq-message-id"))}
+    if problem is not None:
+        return SourceRecord(coordinates, problem=problem.message)
+    if isinstance(payload, dict) and "msgBody" in payload:
+        coordinates["topic"] = _coordinate(payload.get("topicName"))
+        coordinates["msgId"] = _coordinate(payload.get("msgId", coordinates["msgId"]))
+        return _decoded(coordinates, payload["msgBody"], payload.get("publishTime"), now)
+    return SourceRecord(coordinates, payload=payload)
+
+
+def _read_body(body: object, is_base64: bool) -> tuple[bytes | None, Any, BodyProblem | None]:
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        return None, None, _malformed_body(f"the event's body must be a string, got {_json_type(body)}")
+    if is_base64:
+        if len(body) > (MAX_BODY_BYTES * 4) // 3 + 4:
+            return None, None, _too_large()
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return None, None, _malformed_body("body is marked base64 but is not valid base64")
+    else:
+        if len(body) > MAX_BODY_BYTES:
+            return None, None, _too_large()
+        # surrogatepass: a body that is not valid text is refused below as "not UTF-8", never a crash.
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        return None, None, _too_large()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw, None, _malformed_body("body is not UTF-8 text")
+    try:
+        return raw, parse_json(text), None
+    except MalformedJson as exc:
+        return raw, None, BodyProblem(400, "InvalidParameter.MalformedJson", f"body is not valid JSON: {exc}")
+
+
+def _too_large() -> BodyProblem:
+    return BodyProblem(413, "LimitExceeded.PayloadTooLarge", f"body is larger than {MAX_BODY_BYTES} bytes")
+
+
+def _malformed_body(message: str) -> BodyProblem:
+    return BodyProblem(400, "InvalidParameter.MalformedBody", message)
+
+
+class MalformedJson(ValueError):
+    """Text that is not JSON this function can read; the message is safe to show."""
+
+
+def parse_json(text: str) -> Any:
+    """`json.loads`, with every way it can fail (deep nesting is a RecursionError) as MalformedJson."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise MalformedJson("nested too deeply") from None
+    except (ValueError, OverflowError, MemoryError) as exc:
+        # e.g. an integer with more digits than Python converts.
+        raise MalformedJson(f"cannot decode ({type(exc).__name__})") from None
+
+
+# ---- queues -------------------------------------------------------------------------------
+
+
+def _records(records: object, now: float) -> QueueBatch:
     if not isinstance(records, list):
         raise UnrecognisedEvent(f"Records must be an array, got {_json_type(records)}")
-    kinds = {key for record in records if isinstance(record, dict) for key in ("Ckafka", "CMQ") if key in record}
     if not records:
         # An empty batch is a batch: nothing to do, said explicitly in the summary.
         return QueueBatch("queue", [])
+    kinds = {key for record in records if isinstance(record, dict) for key in ("Ckafka", "CMQ") if key in record}
     if not kinds:
         first = records[0]
-        keys = sorted(first)[:5] if isinstance(first, dict) else _json_type(first)
-        raise UnrecognisedEvent(f"Records hold no Ckafka or CMQ record (first record: {keys})")
+        keys = [_coordinate(key) for key in sorted(map(str, first))[:5]] if isinstance(first, dict) else None
+        raise UnrecognisedEvent(
+            f"Records hold no Ckafka or CMQ record (first record: {keys if keys is not None else _json_type(first)})"
+        )
     if len(kinds) > 1:
         raise UnrecognisedEvent("Records mix Ckafka and CMQ records")
     kind = kinds.pop()
-    adapt = _ckafka_record if kind == "Ckafka" else _cmq_record
-    batch = [
-        adapt(index, record.get(kind) if isinstance(record, dict) else None) for index, record in enumerate(records)
-    ]
-    return QueueBatch("ckafka" if kind == "Ckafka" else "cmq", batch)
+    if kind == "Ckafka":
+        return QueueBatch("ckafka", [_ckafka_record(index, record) for index, record in enumerate(records)])
+    return QueueBatch("cmq", [_cmq_record(index, record, now) for index, record in enumerate(records)])
 
 
-def _ckafka_record(index: int, record: object) -> SourceRecord:
+def _ckafka_record(index: int, wrapper: object) -> SourceRecord:
+    record = wrapper.get("Ckafka") if isinstance(wrapper, dict) else None
     if not isinstance(record, dict):
         return SourceRecord({"record": index}, problem=f"Ckafka record is {_json_type(record)}, not an object")
-    partition = record.get("partition", record.get("Partition"))
     coordinates = {
         "record": index,
-        "topic": record.get("topic"),
-        "partition": partition,
-        "offset": record.get("offset"),
+        "topic": _coordinate(record.get("topic")),
+        "partition": _coordinate(record.get("partition", record.get("Partition"))),
+        "offset": _coordinate(record.get("offset")),
     }
     if "msgBody" not in record:
         return SourceRecord(coordinates, problem="Ckafka record has no msgBody")
-    return SourceRecord(coordinates, body=record["msgBody"])
+    return _decoded(coordinates, record["msgBody"], None, 0.0)
 
 
-def _cmq_record(index: int, record: object) -> SourceRecord:
+def _cmq_record(index: int, wrapper: object, now: float) -> SourceRecord:
+    record = wrapper.get("CMQ") if isinstance(wrapper, dict) else None
     if not isinstance(record, dict):
         return SourceRecord({"record": index}, problem=f"CMQ record is {_json_type(record)}, not an object")
-    coordinates = {"record": index, "topic": record.get("topicName"), "msgId": record.get("msgId")}
+    coordinates = {
+        "record": index,
+        "topic": _coordinate(record.get("topicName")),
+        "msgId": _coordinate(record.get("msgId")),
+    }
     if "msgBody" not in record:
         return SourceRecord(coordinates, problem="CMQ record has no msgBody")
-    return SourceRecord(coordinates, body=record["msgBody"], publish_time=record.get("publishTime"))
+    return _decoded(coordinates, record["msgBody"], record.get("publishTime"), now)
 
 
 def _tdmq_record(data: object) -> SourceRecord:
@@ -190,45 +255,71 @@ def _tdmq_record(data: object) -> SourceRecord:
         return SourceRecord({"record": 0}, problem=f"TDMQ event data is {_json_type(data)}, not an object")
     coordinates = {
         "record": 0,
-        "topic": data.get("topic"),
-        "partition": data.get("partitions"),
-        "msgId": data.get("msgId"),
+        "topic": _coordinate(data.get("topic")),
+        "partition": _coordinate(data.get("partitions")),
+        "msgId": _coordinate(data.get("msgId")),
     }
     if "msgBody" not in data:
         return SourceRecord(coordinates, problem="TDMQ event data has no msgBody")
-    return SourceRecord(coordinates, body=data["msgBody"])
+    return _decoded(coordinates, data["msgBody"], None, 0.0)
 
 
-def cmq_push_record(request: HttpRequest, text: str) -> SourceRecord:
-    """The message inside a TDMQ-CMQ HTTP push: a JSON envelope, or the raw message (simplified format)."""
-    coordinates: dict[str, Any] = {"record": 0, "msgId": request.headers.get("x-cmq-message-id")}
-    try:
-        envelope = json.loads(text)
-    except ValueError:
-        return SourceRecord(coordinates, body=text)
-    if isinstance(envelope, dict) and "msgBody" in envelope:
-        coordinates["topic"] = envelope.get("topicName")
-        coordinates["msgId"] = envelope.get("msgId", coordinates["msgId"])
-        return SourceRecord(coordinates, body=envelope["msgBody"], publish_time=envelope.get("publishTime"))
-    return SourceRecord(coordinates, body=envelope)
-
-
-def decode_record_body(body: object) -> object:
-    """A queue message body as JSON. Raises ValueError with a reason fit for a log line."""
+def _decoded(coordinates: dict[str, Any], body: object, raw_publish_time: object, now: float) -> SourceRecord:
+    """A record whose body is decoded to JSON, or poison with the reason."""
     if isinstance(body, (dict, list)):
-        return body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8")
-    if not isinstance(body, str):
-        raise ValueError(f"msgBody is {_json_type(body)}, not a JSON text")
-    if len(body) > MAX_BODY_BYTES:
-        raise ValueError(f"msgBody is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise ValueError(
-            f"msgBody is not valid JSON ({exc.__class__.__name__} at position {getattr(exc, 'pos', '?')})"
-        ) from None
+        payload: Any = body
+    elif isinstance(body, str):
+        if len(body) > MAX_BODY_BYTES:
+            return SourceRecord(coordinates, problem=f"msgBody is larger than {MAX_BODY_BYTES} bytes")
+        try:
+            payload = parse_json(body)
+        except MalformedJson as exc:
+            return SourceRecord(coordinates, problem=f"msgBody is not valid JSON ({exc})")
+    else:
+        return SourceRecord(coordinates, problem=f"msgBody is {_json_type(body)}, not a JSON text")
+    publish_time = plausible_publish_time(raw_publish_time, now) if raw_publish_time is not None else None
+    return SourceRecord(coordinates, payload=payload, publish_time=publish_time)
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def _string_map(raw: object, lower: bool) -> dict[str, str]:
+    """Headers or a query string as str → str; list values (repeated keys) joined, `true` flags kept."""
+    if not isinstance(raw, Mapping):
+        return {}
+    result: dict[str, str] = {}
+    for name, value in raw.items():
+        if isinstance(value, list):
+            text = ",".join(_scalar_text(part) for part in value if not isinstance(part, (dict, list)))
+        elif isinstance(value, dict):
+            continue
+        else:
+            text = _scalar_text(value)
+        key = str(name)
+        result[key.lower() if lower else key] = text
+    return result
+
+
+def _scalar_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**100:
+        return "<a number>"  # str() refuses integers past 4300 digits
+    return str(value)
+
+
+def _coordinate(value: object) -> str | int | None:
+    """A value from the event fit for a log line: a short scalar, never a nested structure."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63):
+        return value
+    if isinstance(value, str):
+        return value[:MAX_COORDINATE_CHARS]
+    if isinstance(value, float):
+        return str(value)
+    return f"<{_json_type(value)}>"
 
 
 def _json_type(value: object) -> str:

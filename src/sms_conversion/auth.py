@@ -1,0 +1,66 @@
+"""Who may call the HTTP routes: HMAC-signed requests, or a TDMQ-CMQ push carrying the push token.
+
+A caller signs `<X-Timestamp>.<raw body>` with HMAC-SHA256 under one of the
+secrets in REPORT_SIGNING_SECRET (several, to rotate without downtime) and
+sends `X-Signature: sha256=<hex>`. A TDMQ-CMQ push subscription cannot sign, so
+its endpoint URL carries `?token=<CMQ_PUSH_TOKEN>` instead. Every comparison is
+constant-time; no secret, signature or token is ever put in an answer or a log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .sources import HttpRequest
+
+SIGNATURE_WINDOW_SECONDS = 300
+TIMESTAMP_HEADER = "x-timestamp"
+SIGNATURE_HEADER = "x-signature"
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class AuthFailure:
+    code: str
+    message: str
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The X-Signature value for `body` sent at `timestamp` (what a caller computes)."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def authenticate(
+    request: HttpRequest, secrets: Sequence[str], push_token: str | None, now: float
+) -> AuthFailure | None:
+    """None when the request proves who sent it (or no secret is configured); the failure otherwise."""
+    if not secrets and not push_token:
+        return None
+    if push_token is not None and _same(request.query.get("token", ""), push_token):
+        return None
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
+    signature = _SIGNATURE.fullmatch(request.headers.get(SIGNATURE_HEADER, "").strip())
+    if not _TIMESTAMP.fullmatch(timestamp) or signature is None:
+        return AuthFailure(
+            "AuthFailure.InvalidAuthorization",
+            "sign the request: X-Timestamp (UNIX seconds) and X-Signature (sha256=<hex HMAC>) are required",
+        )
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+        return AuthFailure("AuthFailure.SignatureExpire", "X-Timestamp is more than 300 seconds from the server's time")
+    body = request.raw_body
+    if body is not None:
+        for secret in secrets:
+            if _same(sign(secret, timestamp, body), signature.group(0)):
+                return None
+    return AuthFailure("AuthFailure.SignatureFailure", "X-Signature does not match the request")
+
+
+def _same(given: str, expected: str) -> bool:
+    # Bytes, so that non-ASCII input is compared (and refused) in constant time rather than raising.
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))

@@ -1,0 +1,77 @@
+"""What a warm instance keeps between invocations: SDK clients (and their
+connections), the rate limiter's window, the in-memory idempotency store, the
+Redis client and the cold-start flag."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .batch import BatchReporter
+from .clock import Clock, SystemClock
+from .credentials import RoleCredential
+from .idempotency import IdempotencyStore, MemoryStore, RedisStore
+from .ratelimit import RateLimiter
+from .reporter import ClientPool, ConversionReporter, CredentialSource
+from .settings import Settings
+
+
+class WarmInstance:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        credential: CredentialSource | None = None,
+        environ: Mapping[str, str] | None = None,
+        store: IdempotencyStore | None = None,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.environ = environ
+        self.credential = credential or RoleCredential(environ)
+        self.rate_limiter = RateLimiter(self.clock, 1000)
+        # An injected store replaces both the in-memory default and Redis.
+        self._injected_store = store
+        self.memory_store = MemoryStore(self.clock)
+        self._pool: ClientPool | None = None
+        self._redis: tuple[tuple[str, float], RedisStore] | None = None
+        self._cold = True
+        self._warned_open = False
+
+    def take_cold_start(self) -> bool:
+        cold, self._cold = self._cold, False
+        return cold
+
+    def first_open_request(self) -> bool:
+        """True once per warm instance: the first unauthenticated HTTP request is warned about."""
+        first, self._warned_open = not self._warned_open, True
+        return first
+
+    def client_pool(self, settings: Settings) -> ClientPool:
+        key = (settings.endpoint, settings.SMS_REGION, settings.SMS_LANGUAGE)
+        if self._pool is None or self._pool.key != key:
+            self._pool = ClientPool(self.credential, *key)
+        return self._pool
+
+    def idempotency_store(self, settings: Settings) -> IdempotencyStore | None:
+        """The store for these settings; building a Redis client connects to nothing yet."""
+        if settings.IDEMPOTENCY_TTL_SECONDS == 0:
+            return None
+        if self._injected_store is not None:
+            return self._injected_store
+        if settings.REDIS_URL is None:
+            return self.memory_store
+        key = (settings.REDIS_URL, settings.REDIS_TIMEOUT_SECONDS)
+        if self._redis is None or self._redis[0] != key:
+            self._redis = (key, RedisStore.from_url(*key))
+        return self._redis[1]
+
+    def batch_reporter(self, settings: Settings) -> BatchReporter:
+        self.rate_limiter.set_limit(settings.SMS_MAX_RPS)
+        reporter = ConversionReporter(
+            self.client_pool(settings),
+            self.clock,
+            self.rate_limiter,
+            settings.SMS_TIMEOUT_SECONDS,
+            settings.SMS_MAX_ATTEMPTS,
+        )
+        return BatchReporter(
+            reporter, self.idempotency_store(settings), settings.IDEMPOTENCY_TTL_SECONDS, settings.SMS_CONCURRENCY
+        )
