@@ -21,10 +21,10 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Callable
 from typing import Any
 
 ACTION = "ReportConversion"
@@ -273,9 +273,7 @@ class SmsEmulator:
             with self._lock:
                 self.stats.in_flight -= 1
 
-    def _answer(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, arrived: float
-    ) -> Reply | None:
+    def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes, arrived: float) -> Reply | None:
         request_id = str(uuid.uuid4())
         serial_no: str | None = None
         fault: Fault | None = None

@@ -67,7 +67,11 @@ def test_invalid_message_names_the_field(app: Application, scf_env: SmsEmulator)
     assert response["statusCode"] == 400
     assert body["Error"]["Code"] == "InvalidParameterValue"
     assert body["Errors"] == [
-        {"Index": None, "Field": "SerialNo", "Message": "must not contain whitespace, control characters or lone surrogates"},
+        {
+            "Index": None,
+            "Field": "SerialNo",
+            "Message": "must not contain whitespace, control characters or lone surrogates",
+        },
         {"Index": None, "Field": "ConversionTime", "Message": "looks like milliseconds: send a UNIX time in seconds"},
     ]
     assert scf_env.snapshot()["requests"] == 0

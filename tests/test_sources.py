@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ def http(body: Any, is_base64: bool = False) -> HttpRequest:
     request = recognise({"httpMethod": "POST", "body": body, "isBase64Encoded": is_base64, "requestContext": {}})
     assert isinstance(request, HttpRequest)
     return request
+
 
 EXPECTED_TRIGGER = {
     "apigw.json": "apigw",
