@@ -69,7 +69,8 @@ class Fault:
     - `status_code`: a ReportConversionStatus.Code other than "ok";
     - `content_type`: answer an error under this Content-Type (the SDK trap);
     - `latency`: seconds to wait first (alone, or before any of the above);
-    - `trickle`: send the headers, then the body one byte every `trickle` seconds.
+    - `trickle`: send the headers, then the body one byte every `trickle` seconds;
+    - `raw_body`: answer HTTP 200 `application/json` with exactly this text (an odd upstream answer).
     `serial_no` restricts the fault to one SerialNo; `times` is how many calls it hits.
     """
 
@@ -81,6 +82,7 @@ class Fault:
     content_type: str | None = None
     latency: float = 0.0
     trickle: float = 0.0
+    raw_body: str | None = None
     serial_no: str | None = None
     times: int = 1
 
@@ -304,6 +306,8 @@ class SmsEmulator:
             if fault is not None:
                 if fault.drop:
                     return None
+                if fault.raw_body is not None:
+                    return 200, "application/json", fault.raw_body.encode("utf-8"), 0.0
                 if fault.http_status is not None:
                     return fault.http_status, "text/html", b"<html><body>injected upstream failure</body></html>", 0.0
                 if fault.error_code is not None:

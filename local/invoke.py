@@ -2,19 +2,24 @@
 
     python -m local.invoke events/ckafka.json          # emulator, no cloud account
     python -m local.invoke events/apigw.json --real    # the real API with your local credentials
+    SMS_ENDPOINT=http://127.0.0.1:9000 python -m local.invoke events/ckafka.json   # an emulator you run
 
 The environment comes from template.yaml (variables already set in your shell
 win), the context carries what SCF passes, and the emulator plays the SMS API
 with temporary keys injected the way SCF injects the execution role's.
+
+Logs go to stderr, the return value to stdout (so `| jq` works). Exit status:
+0 for a 2xx answer or a queue summary, 1 for a 4xx/5xx answer, 2 when the
+invocation raised (SCF would redeliver a queue event), 64 for a bad event file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
+SAMPLE_APP_IDS = ("1400006666", "1400000001")
+EXIT_ANSWER_ERROR, EXIT_RAISED, EXIT_BAD_EVENT = 1, 2, 64
 
 
 def function_from_template(path: Path) -> tuple[str, str, dict[str, Any]]:
@@ -52,6 +59,37 @@ def context_for(namespace: str, name: str, properties: dict[str, Any]) -> dict[s
     }
 
 
+def read_event(path: Path) -> Any:
+    """The event, or SystemExit with one clear line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(
+            _bad_event(f"{path}: cannot read the event file ({exc.strerror or type(exc).__name__})")
+        ) from None
+    except UnicodeDecodeError:
+        raise SystemExit(_bad_event(f"{path}: the event file is not UTF-8 text")) from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise SystemExit(_bad_event(f"{path}: the event file is not valid JSON{where}")) from None
+
+
+def _bad_event(message: str) -> int:
+    print(f"make invoke: {message}", file=sys.stderr)
+    return EXIT_BAD_EVENT
+
+
+def exit_status(result: Any) -> int:
+    """0 for a 2xx answer or a queue summary, 1 for a 4xx/5xx answer."""
+    if isinstance(result, dict):
+        status = result.get("statusCode", result.get("StatusCode"))
+        if isinstance(status, int) and not 200 <= status < 300:
+            return EXIT_ANSWER_ERROR
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make invoke", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,52 +99,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", action="store_true", help="call the real SMS API with your local credentials")
     args = parser.parse_args(argv)
 
+    event = read_event(args.event)
     namespace, name, properties = function_from_template(args.template)
+    external_endpoint = os.environ.get("SMS_ENDPOINT", "").strip()
     variables = ((properties.get("Environment") or {}).get("Variables")) or {}
     for key, value in variables.items():
         os.environ.setdefault(str(key), "" if value is None else str(value))
-    event = json.loads(args.event.read_text(encoding="utf-8"))
 
     emulator = None
     if args.real:
         # Never send emulator keys to the real API, and never a role left in the shell.
         for variable in ROLE_VARIABLES:
             os.environ.pop(variable, None)
-        print(
-            f"# invoking {name} with {args.event} against the REAL SMS API ({os.environ['SMS_ENDPOINT']})",
-            file=sys.stderr,
-        )
+        target = f"the REAL SMS API ({os.environ['SMS_ENDPOINT']})"
+        if any(app_id in json.dumps(event) for app_id in SAMPLE_APP_IDS):
+            print(
+                "# warning: the event still carries a sample SmsSdkAppId (1400006666 / 1400000001): "
+                "put your own app id in it, or the API answers SmsSdkAppIdVerifyFail",
+                file=sys.stderr,
+            )
     else:
         from emulator import TEMPORARY_KEY, SmsEmulator
 
-        emulator = SmsEmulator().start()
-        os.environ["SMS_ENDPOINT"] = emulator.endpoint
+        if external_endpoint.startswith(("http://127.", "http://localhost", "http://[::1]")):
+            target = f"the SMS emulator you run at {external_endpoint}"
+        else:
+            emulator = SmsEmulator().start()
+            os.environ["SMS_ENDPOINT"] = emulator.endpoint
+            target = f"the SMS emulator at {emulator.endpoint}"
         # What SCF does with the execution role: temporary keys in these three variables.
         os.environ["TENCENTCLOUD_SECRETID"] = TEMPORARY_KEY.secret_id
         os.environ["TENCENTCLOUD_SECRETKEY"] = TEMPORARY_KEY.secret_key
         os.environ["TENCENTCLOUD_SESSIONTOKEN"] = TEMPORARY_KEY.token or ""
-        print(f"# invoking {name} with {args.event} against the SMS emulator at {emulator.endpoint}", file=sys.stderr)
+    print(f"# invoking {name} with {args.event} against {target}", file=sys.stderr)
 
     sys.path.insert(0, str(ROOT / "src"))
     import index
 
     context = context_for(namespace, name, properties)
     try:
-        result = index.main_handler(event, context)
+        # The function logs to stdout as on SCF; here stdout is kept for the return value.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = index.main_handler(event, context)
     except Exception as exc:  # what SCF would record as a failed invocation
         print(f"# the invocation raised {type(exc).__name__}: {exc}", file=sys.stderr)
         print("# (SCF marks it failed; queue and async triggers redeliver it)", file=sys.stderr)
-        if os.environ.get("LOG_LEVEL") == "DEBUG":
-            traceback.print_exc()
-        return 1
+        return EXIT_RAISED
     finally:
         if emulator is not None:
             calls = emulator.reports
             emulator.stop()
             print(f"# emulator accepted {len(calls)} report(s)", file=sys.stderr)
-    print("# return value:", file=sys.stderr)
     print(json.dumps(result, indent=2, ensure_ascii=False))
-    return 0
+    return exit_status(result)
 
 
 if __name__ == "__main__":

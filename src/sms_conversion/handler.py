@@ -38,6 +38,8 @@ class Application:
         store: IdempotencyStore | None = None,
     ) -> None:
         self.instance = WarmInstance(clock, credential, environ, store)
+        # The first stage, as an attribute: where a test injects a fault into the adapter.
+        self.adapt = adapt
 
     def handle(self, event: Any, context: Any) -> Any:
         clock = self.instance.clock
@@ -98,7 +100,7 @@ class Application:
 
     def _run(self, event: Any, kind: str, invocation: Invocation) -> Any:
         try:
-            adapted = adapt(event, self.instance.clock.now())
+            adapted = self.adapt(event, self.instance.clock.now())
         except UnrecognisedEvent as exc:
             invocation.summary["trigger"] = "unknown"
             logger.error("unrecognised event", extra={"event": "unrecognised_event", "reason": str(exc)})
