@@ -142,12 +142,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def clocked_app(scf_env: SmsEmulator, clock: FakeClock) -> Application:
-    """A warm instance on the injected clock: deadlines, backoff and the rate window never wait for real."""
-    return Application(clock=clock)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -186,9 +180,10 @@ def scf_env(monkeypatch: pytest.MonkeyPatch, emulator: SmsEmulator, tmp_path: Pa
 
 
 @pytest.fixture
-def app(scf_env: SmsEmulator) -> Application:
-    """A fresh warm instance per test (so idempotency and clients do not leak between tests)."""
-    return Application()
+def app(scf_env: SmsEmulator, clock: FakeClock) -> Application:
+    """A fresh warm instance per test (so idempotency and clients do not leak between tests), on the
+    injected clock: backoff and rate waits move it instead of sleeping."""
+    return Application(clock=clock)
 
 
 @pytest.fixture(autouse=True)

@@ -66,6 +66,16 @@ def test_timer_event_is_refused_by_name(app: Application, scf_env: SmsEmulator) 
 def test_index_main_handler_is_the_wired_entry_point(scf_env: SmsEmulator) -> None:
     import index
 
-    result = index.main_handler(load_event("direct.json"), scf_context())
-    assert result["StatusCode"] in (200,)
+    event = load_event("direct.json")
+    index.main_handler(event, scf_context())
+    # The module-level application is the warm instance: a second call is answered from its memory.
+    result = index.main_handler(event, scf_context())
+    assert result["StatusCode"] == 200
+    assert result["Results"] == [
+        {
+            "SerialNo": event["SerialNo"],
+            "Outcome": "duplicate",
+            "Message": "already reported within the idempotency TTL",
+        }
+    ]
     assert isinstance(index.application, Application)

@@ -15,26 +15,16 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import ROOT, RedisServer, body_of, ckafka_event, http_event, log_lines, scf_context
+from conftest import ROOT, FakeClock, RedisServer, body_of, ckafka_event, http_event, log_lines, scf_context
 
 from emulator import Fault, SmsEmulator
-from sms_conversion.clock import SystemClock
 from sms_conversion.handler import Application
 from sms_conversion.idempotency import COMPLETED, Claim, MemoryStore, RedisStore, store_key
 from sms_conversion.message import ConversionMessage
 from sms_conversion.responder import RetryLater
 
 
-class FakeClock(SystemClock):
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def monotonic(self) -> float:
-        return self.t
-
-
-def test_memory_store_flow_and_expiry() -> None:
-    clock = FakeClock()
+def test_memory_store_flow_and_expiry(clock: FakeClock) -> None:
     store = MemoryStore(clock, max_entries=3)
     assert store.claim("k", "t1", 5000) is Claim.ACQUIRED
     assert store.claim("k", "t2", 5000) is Claim.IN_PROGRESS
@@ -44,14 +34,14 @@ def test_memory_store_flow_and_expiry() -> None:
     assert store.claim("k", "t2", 5000) is Claim.ACQUIRED
     store.complete("k", 60)
     assert store.claim("k", "t3", 5000) is Claim.COMPLETED
-    clock.t += 61
+    clock.advance(61)
     assert store.claim("k", "t3", 5000) is Claim.ACQUIRED
-    clock.t += 6  # a crashed invocation's mark expires with its deadline
+    clock.advance(6)  # a crashed invocation's mark expires with its deadline
     assert store.claim("k", "t4", 5000) is Claim.ACQUIRED
 
 
-def test_memory_store_is_bounded() -> None:
-    store = MemoryStore(FakeClock(), max_entries=3)
+def test_memory_store_is_bounded(clock: FakeClock) -> None:
+    store = MemoryStore(clock, max_entries=3)
     for index in range(10):
         store.claim(f"k{index}", "t", 1000)
         store.complete(f"k{index}", 60)

@@ -30,7 +30,6 @@ def test_sample_queue_events_are_reported(
         "Failed": 0,
     }
     assert len(scf_env.reports) == count
-    json.dumps(summary)
 
 
 def test_cmq_publish_time_stands_in_for_a_missing_conversion_time(app: Application, scf_env: SmsEmulator) -> None:

@@ -60,8 +60,8 @@ def test_transient_failures_are_retried_until_success(app: Application, scf_env:
 def test_permanent_failures_are_never_retried(app: Application, scf_env: SmsEmulator, code: str) -> None:
     scf_env.inject(Fault(error_code=code, times=5))
     result = report_one(app)
-    assert result["StatusCode"] in (403, 502)
-    assert result["Error"]["Code"] == code
+    expected = 403 if code == "UnauthorizedOperation.SmsSdkAppIdVerifyFail" else 502
+    assert (result["StatusCode"], result["Error"]["Code"], result["Retryable"]) == (expected, code, False)
     assert scf_env.snapshot()["requests"] == 1
 
 
@@ -230,11 +230,11 @@ def test_calls_in_flight_never_exceed_the_concurrency(
 
 
 def test_calls_started_per_second_never_exceed_the_rate(
-    clocked_app: Application, clock: FakeClock, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+    app: Application, clock: FakeClock, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SMS_MAX_RPS", "10")
     monkeypatch.setenv("SMS_CONCURRENCY", "1")
-    summary = clocked_app.handle(ckafka_event([{"SerialNo": f"r-{i}"} for i in range(25)]), scf_context())
+    summary = app.handle(ckafka_event([{"SerialNo": f"r-{i}"} for i in range(25)]), scf_context())
     assert summary["Reported"] == 25
     # Calls take no time on the injected clock: 10 start at once, the 11th and the 21st wait a whole second.
     assert clock.slept == [1.0, 1.0]
@@ -282,13 +282,11 @@ def test_a_trickling_answer_is_cut_at_the_calls_budget(
 
 
 def test_records_not_attempted_in_time_are_a_503_with_retry_after(
-    clocked_app: Application, clock: FakeClock, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
+    app: Application, clock: FakeClock, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SMS_CONCURRENCY", "1")
     scf_env.on_request = lambda: clock.advance(0.25)
-    response = clocked_app.handle(
-        http_event([{"SerialNo": f"t-{i}"} for i in range(20)]), scf_context(time_limit_in_ms=1500)
-    )
+    response = app.handle(http_event([{"SerialNo": f"t-{i}"} for i in range(20)]), scf_context(time_limit_in_ms=1500))
     body = body_of(response)
     outcomes = [entry["Outcome"] for entry in body["Results"]]
     # Deadline: 1.5 s - 0.15 s margin - 20 x 0.1 ms wind-down; calls need 0.2 s left: 5 start.
@@ -300,7 +298,7 @@ def test_records_not_attempted_in_time_are_a_503_with_retry_after(
 
 
 def test_queue_batch_past_the_deadline_raises_and_lists_what_was_left(
-    clocked_app: Application,
+    app: Application,
     clock: FakeClock,
     scf_env: SmsEmulator,
     monkeypatch: pytest.MonkeyPatch,
@@ -309,9 +307,7 @@ def test_queue_batch_past_the_deadline_raises_and_lists_what_was_left(
     monkeypatch.setenv("SMS_CONCURRENCY", "1")
     scf_env.on_request = lambda: clock.advance(0.25)
     with pytest.raises(RetryLater):
-        clocked_app.handle(
-            ckafka_event([{"SerialNo": f"q-{i}"} for i in range(30)]), scf_context(time_limit_in_ms=1500)
-        )
+        app.handle(ckafka_event([{"SerialNo": f"q-{i}"} for i in range(30)]), scf_context(time_limit_in_ms=1500))
     [retry] = [line for line in log_lines(capsys.readouterr().out) if line.get("event") == "batch_retry"]
     assert len(scf_env.reports) == 5
     assert retry["records_left_count"] == 25
