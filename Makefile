@@ -7,13 +7,15 @@ BIN := $(VENV)/bin
 EVENT ?= events/apigw.json
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint invoke emulator bench package clean
+.PHONY: help venv test lint invoke serve call emulator bench package clean
 
 help:
 	@echo "make invoke [EVENT=events/ckafka.json] [REAL=1]  run main_handler on a sample event against the embedded emulator"
 	@echo "make test                                         run the test suite"
 	@echo "make lint                                         ruff and mypy"
 	@echo "make bench                                        benchmarks against the emulator (writes bench/RESULTS.md)"
+	@echo "make serve [PORT=8000]                            the function behind a local HTTP server (a Function URL)"
+	@echo "make call URL=http://127.0.0.1:8000/ BODY='{...}'  sign (REPORT_SIGNING_SECRET) and post one request"
 	@echo "make emulator                                     serve the SMS API emulator on 127.0.0.1:9000"
 	@echo "make package                                      build dist/function.zip for SCF (Python 3.10, x86_64)"
 
@@ -34,6 +36,12 @@ lint: $(STAMP)
 
 invoke: $(STAMP)
 	$(BIN)/python -m local.invoke $(EVENT) $(if $(REAL),--real,)
+
+serve: $(STAMP)
+	$(BIN)/python -m local.serve $(if $(PORT),--port $(PORT),) $(if $(REAL),--real,)
+
+call: $(STAMP)
+	$(BIN)/python -m local.call '$(URL)' '$(BODY)'
 
 emulator: $(STAMP)
 	$(BIN)/python -m emulator --port 9000

@@ -18,45 +18,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
+from local.runtime import SAMPLE_APP_IDS, TEMPLATE, import_handler, prepare
 
-ROOT = Path(__file__).resolve().parent.parent
-ROLE_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
-SAMPLE_APP_IDS = ("1400006666", "1400000001")
 EXIT_ANSWER_ERROR, EXIT_RAISED, EXIT_BAD_EVENT = 1, 2, 64
-
-
-def function_from_template(path: Path) -> tuple[str, str, dict[str, Any]]:
-    """(namespace, function name, properties) of the first function in a TCSAM template."""
-    template = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for namespace, resources in (template.get("Resources") or {}).items():
-        if not isinstance(resources, dict):
-            continue
-        for name, resource in resources.items():
-            if isinstance(resource, dict) and resource.get("Type") == "TencentCloud::Serverless::Function":
-                return namespace, name, resource.get("Properties") or {}
-    raise SystemExit(f"{path}: no TencentCloud::Serverless::Function found")
-
-
-def context_for(namespace: str, name: str, properties: dict[str, Any]) -> dict[str, Any]:
-    timeout = int(properties.get("Timeout") or 3)
-    return {
-        "request_id": str(uuid.uuid4()),
-        "time_limit_in_ms": timeout * 1000,
-        "memory_limit_in_mb": int(properties.get("MemorySize") or 128),
-        "function_name": name,
-        "function_version": "$LATEST",
-        "namespace": namespace,
-        "tencentcloud_region": os.environ.get("SMS_REGION", "ap-guangzhou"),
-        "tencentcloud_appid": "1250000000",
-        "tencentcloud_uin": "100000000001",
-    }
 
 
 def read_event(path: Path) -> Any:
@@ -95,61 +63,31 @@ def main(argv: list[str] | None = None) -> int:
         prog="make invoke", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("event", type=Path, help="event file, e.g. events/ckafka.json")
-    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
     parser.add_argument("--real", action="store_true", help="call the real SMS API with your local credentials")
     args = parser.parse_args(argv)
 
     event = read_event(args.event)
-    namespace, name, properties = function_from_template(args.template)
-    external_endpoint = os.environ.get("SMS_ENDPOINT", "").strip()
-    variables = ((properties.get("Environment") or {}).get("Variables")) or {}
-    for key, value in variables.items():
-        os.environ.setdefault(str(key), "" if value is None else str(value))
-
-    emulator = None
-    if args.real:
-        # Never send emulator keys to the real API, and never a role left in the shell.
-        for variable in ROLE_VARIABLES:
-            os.environ.pop(variable, None)
-        target = f"the REAL SMS API ({os.environ['SMS_ENDPOINT']})"
-        if any(app_id in json.dumps(event) for app_id in SAMPLE_APP_IDS):
-            print(
-                "# warning: the event still carries a sample SmsSdkAppId (1400006666 / 1400000001): "
-                "put your own app id in it, or the API answers SmsSdkAppIdVerifyFail",
-                file=sys.stderr,
-            )
-    else:
-        from emulator import TEMPORARY_KEY, SmsEmulator
-
-        if external_endpoint.startswith(("http://127.", "http://localhost", "http://[::1]")):
-            target = f"the SMS emulator you run at {external_endpoint}"
-        else:
-            emulator = SmsEmulator().start()
-            os.environ["SMS_ENDPOINT"] = emulator.endpoint
-            target = f"the SMS emulator at {emulator.endpoint}"
-        # What SCF does with the execution role: temporary keys in these three variables.
-        os.environ["TENCENTCLOUD_SECRETID"] = TEMPORARY_KEY.secret_id
-        os.environ["TENCENTCLOUD_SECRETKEY"] = TEMPORARY_KEY.secret_key
-        os.environ["TENCENTCLOUD_SESSIONTOKEN"] = TEMPORARY_KEY.token or ""
-    print(f"# invoking {name} with {args.event} against {target}", file=sys.stderr)
-
-    sys.path.insert(0, str(ROOT / "src"))
-    import index
-
-    context = context_for(namespace, name, properties)
+    target = prepare(args.real, args.template)
+    if args.real and any(app_id in json.dumps(event) for app_id in SAMPLE_APP_IDS):
+        print(
+            "# warning: the event still carries a sample SmsSdkAppId (1400006666 / 1400000001): "
+            "put your own app id in it, or the API answers SmsSdkAppIdVerifyFail",
+            file=sys.stderr,
+        )
+    print(f"# invoking {target.name} with {args.event} against {target.description}", file=sys.stderr)
+    main_handler = import_handler()
     try:
         # The function logs to stdout as on SCF; here stdout is kept for the return value.
         with contextlib.redirect_stdout(sys.stderr):
-            result = index.main_handler(event, context)
+            result = main_handler(event, target.context())
     except Exception as exc:  # what SCF would record as a failed invocation
         print(f"# the invocation raised {type(exc).__name__}: {exc}", file=sys.stderr)
         print("# (SCF marks it failed; queue and async triggers redeliver it)", file=sys.stderr)
         return EXIT_RAISED
     finally:
-        if emulator is not None:
-            calls = emulator.reports
-            emulator.stop()
-            print(f"# emulator accepted {len(calls)} report(s)", file=sys.stderr)
+        if target.emulator is not None:
+            print(f"# emulator accepted {target.close()} report(s)", file=sys.stderr)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return exit_status(result)
 

@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from emulator import PERMANENT_KEY, TEMPORARY_KEY, SmsEmulator
 from sms_conversion import logs
 from sms_conversion.handler import Application
+
+# Generated-input tests: a quick pass locally, a deeper one in CI (which has the time).
+settings.register_profile("dev", max_examples=40)
+settings.register_profile("ci", max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

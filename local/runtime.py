@@ -1,0 +1,106 @@
+"""What `make invoke`, `make serve` and `make backfill` share: the function's environment as SCF would
+set it (from template.yaml), and the SMS API they talk to (the embedded emulator, one you run, or the real one)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+ROLE_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
+SAMPLE_APP_IDS = ("1400006666", "1400000001")
+
+
+def function_from_template(path: Path = TEMPLATE) -> tuple[str, str, dict[str, Any]]:
+    """(namespace, function name, properties) of the first function in a TCSAM template."""
+    template = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for namespace, resources in (template.get("Resources") or {}).items():
+        if not isinstance(resources, dict):
+            continue
+        for name, resource in resources.items():
+            if isinstance(resource, dict) and resource.get("Type") == "TencentCloud::Serverless::Function":
+                return namespace, name, resource.get("Properties") or {}
+    raise SystemExit(f"{path}: no TencentCloud::Serverless::Function found")
+
+
+@dataclass
+class Target:
+    """The SMS API this run talks to, and the function's identity as SCF would pass it."""
+
+    description: str
+    namespace: str
+    name: str
+    properties: dict[str, Any]
+    emulator: Any = None
+
+    def context(self) -> dict[str, Any]:
+        timeout = int(self.properties.get("Timeout") or 3)
+        return {
+            "request_id": str(uuid.uuid4()),
+            "time_limit_in_ms": timeout * 1000,
+            "memory_limit_in_mb": int(self.properties.get("MemorySize") or 128),
+            "function_name": self.name,
+            "function_version": "$LATEST",
+            "namespace": self.namespace,
+            "tencentcloud_region": os.environ.get("SMS_REGION", "ap-guangzhou"),
+            "tencentcloud_appid": "1250000000",
+            "tencentcloud_uin": "100000000001",
+        }
+
+    def close(self) -> int:
+        """Stop the embedded emulator; the number of reports it accepted (0 without one)."""
+        if self.emulator is None:
+            return 0
+        accepted = len(self.emulator.reports)
+        self.emulator.stop()
+        self.emulator = None
+        return accepted
+
+
+def prepare(real: bool, template: Path = TEMPLATE) -> Target:
+    """Set the process environment as SCF would, and choose the API.
+
+    - `real`: the real SMS API with your own credentials (local variables or profile file);
+    - `SMS_ENDPOINT` set to a loopback URL: an emulator you run (`make emulator`), with its test keys;
+    - otherwise an emulator embedded in this process.
+    Variables already set in your shell win over template.yaml's.
+    """
+    namespace, name, properties = function_from_template(template)
+    external = os.environ.get("SMS_ENDPOINT", "").strip()
+    variables = ((properties.get("Environment") or {}).get("Variables")) or {}
+    for key, value in variables.items():
+        os.environ.setdefault(str(key), "" if value is None else str(value))
+    if real:
+        # Never send emulator keys to the real API, and never a role left in the shell.
+        for variable in ROLE_VARIABLES:
+            os.environ.pop(variable, None)
+        return Target(f"the REAL SMS API ({os.environ['SMS_ENDPOINT']})", namespace, name, properties)
+    from emulator import TEMPORARY_KEY, SmsEmulator
+
+    emulator = None
+    if external.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        description = f"the SMS emulator you run at {external}"
+    else:
+        emulator = SmsEmulator().start()
+        os.environ["SMS_ENDPOINT"] = emulator.endpoint
+        description = f"the SMS emulator at {emulator.endpoint}"
+    # What SCF does with the execution role: temporary keys in these three variables.
+    os.environ["TENCENTCLOUD_SECRETID"] = TEMPORARY_KEY.secret_id
+    os.environ["TENCENTCLOUD_SECRETKEY"] = TEMPORARY_KEY.secret_key
+    os.environ["TENCENTCLOUD_SESSIONTOKEN"] = TEMPORARY_KEY.token or ""
+    return Target(description, namespace, name, properties, emulator)
+
+
+def import_handler() -> Any:
+    """`index.main_handler`, imported from src/ as SCF imports it."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import index
+
+    return index.main_handler

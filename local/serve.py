@@ -1,0 +1,143 @@
+"""`make serve`: the function behind a local HTTP server, as SCF's Function URL would run it.
+
+    PORT=8000 python -m local.serve          # then: curl -XPOST localhost:8000 -d '{"SerialNo": "5000:1"}'
+
+Each HTTP request becomes the event a Function URL delivers (lower-cased
+headers, `queryString`, `x-scf-remote-addr`, base64 for a body that is not
+UTF-8 text) and `main_handler`'s integration response becomes the HTTP answer.
+The SMS API is the embedded emulator, or `SMS_ENDPOINT` (see local/runtime.py).
+Local only: it binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.runtime import Target, import_handler, prepare
+
+Handler = Callable[[Any, Any], Any]
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, client: str) -> dict[str, Any]:
+    """The event SCF's Function URL delivers for one HTTP request."""
+    parts = urlsplit(target)
+    query: dict[str, Any] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        previous = query.get(name)
+        if previous is None:
+            # A bare flag (`?debug`) arrives as true, as on SCF.
+            query[name] = value if value or f"{name}=" in parts.query else True
+        else:
+            query[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+    event: dict[str, Any] = {
+        "httpMethod": method,
+        "path": parts.path or "/",
+        "headers": {**{name.lower(): value for name, value in headers.items()}, "x-scf-remote-addr": client},
+        "queryString": query,
+    }
+    try:
+        event["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        event["body"] = base64.b64encode(body).decode("ascii")
+        event["isBase64Encoded"] = True
+    return event
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    handler: Handler
+    context: Callable[[], dict[str, Any]]
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
+        # and delayed ACKs add ~40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            # Function URLs cap requests too; this one never reaches the function.
+            self._answer(413, {"Content-Type": "application/json"}, b'{"error": "request too large"}')
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        event = function_url_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+        # The handler's logs go to stderr: this process's stdout is the server's.
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                response = self.server.handler(event, self.server.context())
+            except Exception as exc:  # SCF answers a raised invocation with a 5xx of its own
+                response = {"statusCode": 502, "headers": {}, "body": json.dumps({"error": type(exc).__name__})}
+        status = response.get("statusCode", 502)
+        payload = response.get("body", "")
+        data = base64.b64decode(payload) if response.get("isBase64Encoded") else str(payload).encode("utf-8")
+        self._answer(int(status), {str(k): str(v) for k, v in (response.get("headers") or {}).items()}, data)
+
+    def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up `do_<METHOD>`: every method goes to the function, which answers 405 itself.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+
+def make_server(handler: Handler, context: Callable[[], dict[str, Any]], port: int = 0) -> _Server:
+    server = _Server(("127.0.0.1", port), _RequestHandler)
+    server.handler = handler
+    server.context = context
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make serve", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--real", action="store_true", help="call the real SMS API with your local credentials")
+    args = parser.parse_args(argv)
+    target: Target = prepare(args.real)
+    server = make_server(import_handler(), target.context, args.port)
+    print(
+        f"# serving the function at http://127.0.0.1:{server.server_address[1]}/ against {target.description}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever(poll_interval=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        target.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

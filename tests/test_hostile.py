@@ -1,0 +1,206 @@
+"""Generated hostile input over every trigger shape: nothing escapes, nothing invalid reaches the API,
+and no input can forge a log line."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as event_note
+from hypothesis import strategies as st
+
+from emulator import SmsEmulator
+from sms_conversion.handler import Application
+from sms_conversion.responder import RetryLater
+
+HTTP_STATUSES = {200, 400, 401, 403, 405, 413, 429, 500, 502, 503}
+NO_CALL_STATUSES = {400, 401, 405, 413}
+# How many examples: the profile's (conftest.py: fewer locally, more in CI).
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FORGED = '\n{"level": "INFO", "event": "forged", "message": "forged"}\n'
+
+# Text with everything: control characters, lone surrogates, the line forger.
+text = st.one_of(
+    st.text(st.characters(exclude_categories=()), max_size=40),
+    st.sampled_from(["", FORGED, "a\ud800", "\x00", "5000:1045710669157053657849499619", "1400006666", "²"]),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from([10**400, -(10**400)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    text,
+)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(text, inner, max_size=5), max_leaves=20
+)
+message = st.fixed_dictionaries(
+    {},
+    optional={
+        "SerialNo": st.one_of(text, scalars, st.text(min_size=120, max_size=140)),
+        "SmsSdkAppId": st.one_of(st.sampled_from(["1400006666", "1400000001", 1400006666, "14000066660"]), scalars),
+        "ConversionTime": st.one_of(st.integers(), st.sampled_from(["1658310430", "1e400", "inf", 1.5]), scalars),
+        "serial_no": text,
+        "extra": json_values,
+    },
+)
+valid_message = st.fixed_dictionaries(
+    {"SerialNo": st.from_regex(r"\A5000:[0-9]{6,30}\Z")},
+    optional={"SmsSdkAppId": st.sampled_from(["1400006666", "1400000001"]), "ConversionTime": st.integers(1, 10**9)},
+)
+payloads = st.one_of(
+    valid_message,
+    st.lists(valid_message, min_size=1, max_size=3),
+    message,
+    st.lists(message, min_size=0, max_size=4),
+    st.integers(95, 105).map(lambda n: [{"SerialNo": f"many-{i}"} for i in range(n)]),
+    json_values,
+)
+
+
+def as_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+bodies = st.one_of(
+    payloads.map(as_text),
+    payloads.map(as_text),
+    payloads.map(as_text),
+    text,
+    st.integers(1, 3000).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(64 * 1024 - 40, 64 * 1024 + 40).map(lambda size: json.dumps({"SerialNo": "s", "pad": "x" * size})),
+    json_values,  # not a string at all
+)
+headers = st.one_of(
+    st.none(),
+    json_values,
+    st.dictionaries(
+        st.sampled_from(["content-type", "X-CMQ-Message-Id", "x-timestamp", "X-Signature", "Accept"]) | text,
+        json_values,
+        max_size=4,
+    ),
+)
+
+
+@st.composite
+def http_events(draw: st.DrawFn) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        # Mostly POST, so that generation reaches past the method check.
+        "httpMethod": draw(st.sampled_from(["POST"] * 8 + ["post", "GET"]))
+        if draw(st.integers(0, 9))
+        else draw(scalars),
+        "headers": draw(headers),
+        "queryString": draw(st.one_of(st.none(), json_values, st.dictionaries(text, json_values, max_size=3))),
+        "path": "/",
+    }
+    body = draw(bodies)
+    if draw(st.booleans()) and isinstance(body, str):
+        event["isBase64Encoded"] = True
+        event["body"] = draw(st.one_of(st.just(base64.b64encode(body.encode("utf-8", "surrogatepass")).decode()), text))
+    else:
+        event["body"] = body
+        if draw(st.booleans()):
+            event["isBase64Encoded"] = draw(scalars)
+    if draw(st.booleans()):
+        event["requestContext"] = draw(json_values)
+    return event
+
+
+@st.composite
+def queue_events(draw: st.DrawFn) -> dict[str, Any]:
+    record_body = st.one_of(bodies, payloads)
+    kind = draw(st.sampled_from(["Ckafka", "CMQ", "tdmq"]))
+    if kind == "tdmq":
+        data = draw(
+            st.one_of(
+                json_values,
+                st.fixed_dictionaries({"msgBody": record_body}, optional={"topic": scalars, "msgId": scalars}),
+            )
+        )
+        return {"type": "connector:tdmq", "data": data}
+    record = st.fixed_dictionaries(
+        {},
+        optional={
+            "msgBody": record_body,
+            "topic": scalars,
+            "topicName": scalars,
+            "partition": scalars,
+            "offset": scalars,
+            "msgId": scalars,
+            "publishTime": scalars,
+        },
+    )
+    records = draw(
+        st.lists(st.one_of(record.map(lambda r: {kind: r}), json_values.map(lambda v: {kind: v})), max_size=6)
+    )
+    return {"Records": records}
+
+
+contexts = st.one_of(
+    st.none(),
+    json_values,
+    st.fixed_dictionaries(
+        {}, optional={"request_id": scalars, "time_limit_in_ms": st.one_of(scalars, st.sampled_from(["inf", "1e400"]))}
+    ),
+)
+
+
+def assert_log_lines_are_ours(output: str) -> None:
+    for line in output.splitlines():
+        entry = json.loads(line)  # every line one JSON object: nothing from the input split it
+        assert isinstance(entry, dict)
+        assert {"time", "level", "message"} <= set(entry)
+        assert entry.get("event") != "forged"
+
+
+@SETTINGS
+@given(event=http_events(), context=contexts)
+def test_an_http_event_always_gets_a_documented_integration_response(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str], event: dict[str, Any], context: Any
+) -> None:
+    before = scf_env.snapshot()["requests"]
+    response = app.handle(event, context)
+    assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
+    assert response["statusCode"] in HTTP_STATUSES
+    event_note(f"status {response['statusCode']}")
+    assert response["statusCode"] != 500, response["body"]  # the emulator is healthy: no fault of ours
+    assert all(isinstance(value, str) for value in response["headers"].values())
+    body = json.loads(response["body"])
+    assert isinstance(body["RequestId"], str)
+    if response["statusCode"] in NO_CALL_STATUSES:
+        assert scf_env.snapshot()["requests"] == before
+    assert_log_lines_are_ours(capsys.readouterr().out)
+
+
+@SETTINGS
+@given(event=queue_events(), context=contexts)
+def test_a_queue_event_never_raises_for_bad_records(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str], event: dict[str, Any], context: Any
+) -> None:
+    result = app.handle(event, context)
+    if "Trigger" in result:
+        assert result["Records"] == result["Reported"] + result["Duplicates"] + result["Skipped"] + result["Failed"]
+        assert result["Failed"] == 0
+    else:  # Records of no known kind: a clear 400, not a raise
+        assert result["StatusCode"] == 400
+    assert_log_lines_are_ours(capsys.readouterr().out)
+
+
+@SETTINGS
+@given(payload=payloads, context=contexts)
+def test_a_direct_invocation_answers_with_a_status_and_never_calls_for_invalid_input(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str], payload: Any, context: Any
+) -> None:
+    before = scf_env.snapshot()["requests"]
+    try:
+        result = app.handle(payload, context)
+    except RetryLater:  # the one documented raise; a healthy emulator never causes it
+        pytest.fail("a retryable outcome against a healthy emulator")
+    assert result["StatusCode"] in HTTP_STATUSES - {500}
+    if result["StatusCode"] in NO_CALL_STATUSES:
+        assert scf_env.snapshot()["requests"] == before
+    assert_log_lines_are_ours(capsys.readouterr().out)
