@@ -326,6 +326,8 @@ class SmsEmulator:
                             "SecretId": key.secret_id,
                             "Region": headers.get("x-tc-region"),
                             "RequestId": request_id,
+                            # When the call arrived, on this process's monotonic clock (for rate checks).
+                            "ArrivedAt": arrived,
                         }
                     )
             payload = {"Response": {"ReportConversionStatus": status, "RequestId": request_id}}

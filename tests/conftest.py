@@ -286,3 +286,10 @@ def redis_server(_redis_session: RedisServer) -> Iterator[RedisServer]:
 
 
 __all__ = ["PERMANENT_KEY", "TEMPORARY_KEY"]
+
+
+@pytest.fixture
+def redis_env(scf_env: SmsEmulator, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> RedisServer:
+    """SCF's environment with REDIS_URL pointing at the test's redis-server."""
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    return redis_server

@@ -70,12 +70,6 @@ def test_a_failed_report_is_released_so_a_retry_reports_it(
 # ---- Redis ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_env(scf_env: SmsEmulator, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> RedisServer:
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    return redis_server
-
-
 def key_for(serial: str, app_id: str = "1400006666") -> str:
     return store_key(ConversionMessage(SmsSdkAppId=app_id, SerialNo=serial).key)
 

@@ -99,36 +99,41 @@ return 0
 """
 
 
+def redis_client(url: str, timeout_seconds: float) -> Any:
+    """A Redis client whose every command ends within `timeout_seconds`. Imported here, not at
+    module load: Redis costs no cold start unless REDIS_URL is set."""
+    import redis
+
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry_on_timeout=False,
+        decode_responses=True,
+        health_check_interval=30,
+    )
+
+
 class RedisStore:
     """Shared by every instance. Any Redis failure surfaces as StoreUnavailable."""
 
     def __init__(self, client: Any) -> None:
         import redis
 
-        self._client = client
+        self.client = client
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._release = client.register_script(_RELEASE_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, timeout_seconds: float) -> RedisStore:
-        import redis
-
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            retry_on_timeout=False,
-            decode_responses=True,
-            health_check_interval=30,
-        )
-        return cls(client)
+        return cls(redis_client(url, timeout_seconds))
 
     def claim(self, key: str, token: str, in_progress_ms: int) -> Claim:
         try:
             for _ in range(3):
-                if self._client.set(key, token, nx=True, px=max(1, in_progress_ms)):
+                if self.client.set(key, token, nx=True, px=max(1, in_progress_ms)):
                     return Claim.ACQUIRED
-                current = self._client.get(key)
+                current = self.client.get(key)
                 if current == COMPLETED:
                     return Claim.COMPLETED
                 if current is not None:
@@ -140,7 +145,7 @@ class RedisStore:
 
     def complete(self, key: str, ttl_seconds: int) -> None:
         try:
-            self._client.set(key, COMPLETED, ex=max(1, ttl_seconds))
+            self.client.set(key, COMPLETED, ex=max(1, ttl_seconds))
         except self._errors as exc:
             raise StoreUnavailable(type(exc).__name__) from None
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from .batch import BatchReporter
 from .clock import Clock, SystemClock
 from .credentials import RoleCredential
-from .idempotency import IdempotencyStore, MemoryStore, RedisStore
-from .ratelimit import RateLimiter
+from .fleet import FleetLimiter
+from .idempotency import IdempotencyStore, MemoryStore, RedisStore, redis_client
+from .ratelimit import Limiter, RateLimiter
 from .reporter import ClientPool, ConversionReporter, CredentialSource
 from .settings import Settings
 
@@ -56,19 +57,30 @@ class WarmInstance:
             return None
         if self._injected_store is not None:
             return self._injected_store
-        if settings.REDIS_URL is None:
-            return self.memory_store
+        return self.memory_store if settings.REDIS_URL is None else self._redis_store(settings)
+
+    def _redis_store(self, settings: Settings) -> RedisStore:
+        """The Redis client (in a store) for these settings, kept while URL and timeout stay the same."""
+        assert settings.REDIS_URL is not None
         key = (settings.REDIS_URL, settings.REDIS_TIMEOUT_SECONDS)
         if self._redis is None or self._redis[0] != key:
-            self._redis = (key, RedisStore.from_url(*key))
+            self._redis = (key, RedisStore(redis_client(*key)))
         return self._redis[1]
 
-    def batch_reporter(self, settings: Settings) -> BatchReporter:
+    def limiters(self, settings: Settings) -> list[Limiter]:
+        """The per-instance window always; the fleet-wide one too when SMS_FLEET_MAX_RPS is set."""
         self.rate_limiter.set_limit(settings.SMS_MAX_RPS)
+        limiters: list[Limiter] = [self.rate_limiter]
+        if settings.SMS_FLEET_MAX_RPS is not None:
+            client = self._redis_store(settings).client
+            limiters.append(FleetLimiter(client, settings.SMS_FLEET_MAX_RPS, self.clock))
+        return limiters
+
+    def batch_reporter(self, settings: Settings) -> BatchReporter:
         reporter = ConversionReporter(
             self.client_pool(settings),
             self.clock,
-            self.rate_limiter,
+            self.limiters(settings),
             settings.SMS_TIMEOUT_SECONDS,
             settings.SMS_MAX_ATTEMPTS,
         )

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import Protocol
 
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
 
 WINDOW_SECONDS = 1.0
+
+
+class Limiter(Protocol):
+    def acquire(self, deadline: Deadline) -> bool:
+        """Wait for a slot; False when the wait would leave no time for the call."""
 
 
 class RateLimiter:

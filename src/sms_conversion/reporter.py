@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
 from .logs import redact
 from .message import ConversionMessage
 from .outcome import Outcome, Status, not_attempted, reported
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter
 from .settings import Endpoint
 
 RETRYABLE_API_PREFIXES = (
@@ -133,7 +133,7 @@ class ConversionReporter:
         self,
         pool: ClientPool,
         clock: Clock,
-        rate_limiter: RateLimiter,
+        limiters: Sequence[Limiter],
         timeout_seconds: float,
         max_attempts: int,
         backoff_seconds: float = 0.1,
@@ -141,7 +141,7 @@ class ConversionReporter:
     ) -> None:
         self._pool = pool
         self._clock = clock
-        self._rate_limiter = rate_limiter
+        self._limiters = limiters
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
@@ -194,13 +194,14 @@ class ConversionReporter:
         return reported(request_id, attempts, (self._clock.monotonic() - started) * 1000)
 
     def _call(self, message: ConversionMessage, deadline: Deadline) -> str | None:
-        if not deadline.allows_call() or not self._rate_limiter.acquire(deadline):
-            raise _NoTimeLeft()
         request = models.ReportConversionRequest()
         request.SmsSdkAppId = message.SmsSdkAppId
         request.SerialNo = message.SerialNo
         request.ConversionTime = message.ConversionTime
         with self._pool.lease() as client:
+            # The rate slot is taken last, with the client in hand, so the call starts right after it.
+            if not deadline.allows_call() or not all(limiter.acquire(deadline) for limiter in self._limiters):
+                raise _NoTimeLeft()
             budget = max(MIN_USEFUL_CALL_SECONDS, min(self._timeout, deadline.remaining()))
             # The SDK's timeout bounds each socket operation; the adapter bounds the whole call.
             client.sdk.request.conn.timeout = budget

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_ENDPOINT = "sms.tencentcloudapi.com"
 MIN_SECRET_LENGTH = 16
@@ -80,6 +80,7 @@ class Settings(BaseModel):
     SMS_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=10)
     SMS_CONCURRENCY: int = Field(default=16, ge=1, le=128)
     SMS_MAX_RPS: int = Field(default=1000, ge=1, le=100_000)
+    SMS_FLEET_MAX_RPS: int | None = Field(default=None, ge=1, le=100_000)
     SMS_LANGUAGE: Literal["en-US", "zh-CN"] = "en-US"
     IDEMPOTENCY_TTL_SECONDS: int = Field(default=86400, ge=0, le=30 * 86400)
     REDIS_URL: str | None = Field(default=None, repr=False)  # may carry a password
@@ -95,6 +96,7 @@ class Settings(BaseModel):
         "REPORT_SIGNING_SECRET",
         "CMQ_PUSH_TOKEN",
         "SMS_ALLOWED_SDK_APP_IDS",
+        "SMS_FLEET_MAX_RPS",
         mode="before",
     )
     @classmethod
@@ -140,6 +142,12 @@ class Settings(BaseModel):
         if value is not None and not all(re.fullmatch(r"[0-9]{1,20}", item) for item in _split(value)):
             raise ValueError('must be app ids of 1 to 20 digits separated by commas, e.g. "1400006666,1400000001"')
         return value
+
+    @model_validator(mode="after")
+    def _fleet_limit_needs_redis(self) -> Settings:
+        if self.SMS_FLEET_MAX_RPS is not None and self.REDIS_URL is None:
+            raise ValueError("SMS_FLEET_MAX_RPS needs REDIS_URL: the fleet's calls are counted in Redis")
+        return self
 
     @property
     def endpoint(self) -> Endpoint:
@@ -196,6 +204,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return Settings.model_validate({name: source[name] for name in Settings.model_fields if name in source})
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors(include_url=False)
+            ": ".join(filter(None, [".".join(map(str, error["loc"])), error["msg"].removeprefix("Value error, ")]))
+            for error in exc.errors(include_url=False)
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
