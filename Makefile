@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 EVENT ?= events/apigw.json
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint invoke serve call emulator bench package clean
+.PHONY: help venv test lint invoke serve call backfill emulator bench package clean
 
 help:
 	@echo "make invoke [EVENT=events/ckafka.json] [REAL=1]  run main_handler on a sample event against the embedded emulator"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench                                        benchmarks against the emulator (writes bench/RESULTS.md)"
 	@echo "make serve [PORT=8000]                            the function behind a local HTTP server (a Function URL)"
 	@echo "make call URL=http://127.0.0.1:8000/ BODY='{...}'  sign (REPORT_SIGNING_SECRET) and post one request"
+	@echo "make backfill FILE=conversions.csv [ARGS=...]    report missed conversions from a CSV or JSON Lines file"
 	@echo "make emulator                                     serve the SMS API emulator on 127.0.0.1:9000"
 	@echo "make package                                      build dist/function.zip for SCF (Python 3.10, x86_64)"
 
@@ -42,6 +43,9 @@ serve: $(STAMP)
 
 call: $(STAMP)
 	$(BIN)/python -m local.call '$(URL)' '$(BODY)'
+
+backfill: $(STAMP)
+	$(BIN)/python -m local.backfill '$(FILE)' $(ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/python -m emulator --port 9000

@@ -1,0 +1,158 @@
+"""`make backfill`: validated first, reported through the function's engine, resumable, failures fed back in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import CONFIG_VARIABLES, PERMANENT_KEY, ROOT, FakeClock, RedisServer, scf_context
+
+from emulator import Fault, SmsEmulator
+from local.backfill import parser, run
+from sms_conversion.handler import Application
+
+
+def environ(emulator: SmsEmulator, **extra: str) -> dict[str, str]:
+    return {
+        "SMS_ENDPOINT": emulator.endpoint,
+        "TENCENTCLOUD_SECRET_ID": PERMANENT_KEY.secret_id,
+        "TENCENTCLOUD_SECRET_KEY": PERMANENT_KEY.secret_key,
+        **extra,
+    }
+
+
+def write_csv(
+    path: Path, rows: list[dict[str, object]], header: tuple[str, ...] = ("SmsSdkAppId", "SerialNo", "ConversionTime")
+) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def backfill(path: Path, env: dict[str, str], *args: str, clock: FakeClock | None = None) -> tuple[int, str]:
+    err = io.StringIO()
+    status = run(parser().parse_args([str(path), *args]), env, clock, err)
+    return status, err.getvalue()
+
+
+@pytest.fixture
+def conversions(tmp_path: Path) -> Path:
+    """300 rows; lines 12, 101 and 250 (file lines, the header being line 1) are invalid."""
+    rows: list[dict[str, object]] = [
+        {"SmsSdkAppId": "1400006666", "SerialNo": f"5000:{index:06d}", "ConversionTime": 1_700_000_000 + index}
+        for index in range(300)
+    ]
+    rows[10]["SerialNo"] = ""
+    rows[99]["ConversionTime"] = "1700000000000"  # milliseconds
+    rows[248]["SmsSdkAppId"] = "app"
+    return write_csv(tmp_path / "conversions.csv", rows)
+
+
+def test_invalid_rows_are_listed_by_line_and_nothing_is_reported(conversions: Path, emulator: SmsEmulator) -> None:
+    status, output = backfill(conversions, environ(emulator))
+    assert status == 2
+    assert f"{conversions}:12: SerialNo: is required" in output  # an empty cell is a missing value
+    assert f"{conversions}:101: ConversionTime: looks like milliseconds" in output
+    assert f"{conversions}:250: SmsSdkAppId: must be a string of 1 to 20 digits" in output
+    assert "3 invalid row(s)" in output
+    assert emulator.snapshot()["requests"] == 0
+
+
+def test_skip_invalid_reports_the_rest_and_a_rerun_calls_nothing(conversions: Path, emulator: SmsEmulator) -> None:
+    status, output = backfill(conversions, environ(emulator, SMS_CONCURRENCY="8"), "--skip-invalid")
+    assert status == 0, output
+    assert "reported 297, already reported 0, invalid 3, failed 0" in output
+    assert len(emulator.reports) == 297
+    status, output = backfill(conversions, environ(emulator), "--skip-invalid")
+    assert status == 0
+    assert "reported 0, already reported 297, invalid 3, failed 0" in output
+    assert emulator.snapshot()["requests"] == 297
+
+
+def test_dry_run_validates_and_counts_without_calling(conversions: Path, emulator: SmsEmulator) -> None:
+    status, output = backfill(conversions, environ(emulator), "--skip-invalid", "--dry-run")
+    assert status == 0
+    assert "297 row(s) to report, 0 already reported, 3 invalid" in output
+    assert emulator.snapshot()["requests"] == 0
+
+
+def test_failures_are_written_out_and_fed_back_in(tmp_path: Path, emulator: SmsEmulator) -> None:
+    path = write_csv(tmp_path / "c.csv", [{"SerialNo": f"5000:{i}"} for i in range(20)], header=("SerialNo",))
+    emulator.inject(
+        Fault(error_code="FailedOperation.X", serial_no="5000:3"),
+        Fault(error_code="InternalError", serial_no="5000:7", times=9),
+    )
+    env = environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_MAX_ATTEMPTS="2")
+    status, output = backfill(path, env)
+    assert status == 1
+    failed = tmp_path / "c.failed.csv"
+    assert "2 row(s) still failing" in output
+    assert list(csv.DictReader(failed.open())) == [{"SerialNo": "5000:3"}, {"SerialNo": "5000:7"}]
+    emulator.reset()
+    status, output = backfill(failed, env)
+    assert status == 0
+    assert sorted(report["SerialNo"] for report in emulator.reports) == ["5000:3", "5000:7"]
+
+
+def test_json_lines_and_aliases(tmp_path: Path, emulator: SmsEmulator) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(
+        '{"serial_no": "j-1", "sms_sdk_app_id": "1400006666"}\n\n{"serialNo": "j-2", "smsSdkAppId": 1400000001}\n[1]\n'
+    )
+    status, output = backfill(path, environ(emulator), "--skip-invalid")
+    assert status == 0
+    assert f"{path}:4: must be a JSON object" in output
+    assert sorted(report["SerialNo"] for report in emulator.reports) == ["j-1", "j-2"]
+
+
+def test_the_rate_limit_applies(tmp_path: Path, emulator: SmsEmulator, clock: FakeClock) -> None:
+    path = write_csv(tmp_path / "r.csv", [{"SerialNo": f"r-{i}"} for i in range(25)], header=("SerialNo",))
+    env = environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_MAX_RPS="10", SMS_CONCURRENCY="1")
+    assert backfill(path, env, clock=clock)[0] == 0
+    assert clock.slept == [1.0, 1.0]  # 10 a second: the 11th and the 21st wait
+
+
+@pytest.mark.redis
+def test_what_the_function_reported_is_not_reported_again(
+    tmp_path: Path, redis_env: RedisServer, scf_env: SmsEmulator
+) -> None:
+    Application().handle({"SerialNo": "seen-1"}, scf_context())
+    path = write_csv(tmp_path / "s.csv", [{"SerialNo": "seen-1"}, {"SerialNo": "new-1"}], header=("SerialNo",))
+    status, output = backfill(path, environ(scf_env, SMS_SDK_APP_ID="1400006666", REDIS_URL=redis_env.url))
+    assert status == 0
+    assert "reported 1, already reported 1" in output
+    assert [report["SerialNo"] for report in scf_env.reports] == ["seen-1", "new-1"]
+
+
+def test_ctrl_c_saves_the_ledger_and_a_rerun_finishes_each_row_exactly_once(
+    tmp_path: Path, emulator: SmsEmulator
+) -> None:
+    path = write_csv(tmp_path / "big.csv", [{"SerialNo": f"c-{i}"} for i in range(200)], header=("SerialNo",))
+    emulator.latency = 0.01
+    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    env.update(environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_CONCURRENCY="4", HOME=str(tmp_path)))
+    command = [sys.executable, "-m", "local.backfill", str(path)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    while len(emulator.reports) < 20:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, output = process.communicate(timeout=30)
+    assert process.returncode == 130, output
+    assert "interrupted: run again to finish" in output
+    first = len(emulator.reports)
+    assert 20 <= first < 200
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"already reported {first}" in done.stderr
+    assert Counter(report["SerialNo"] for report in emulator.reports) == Counter(f"c-{i}" for i in range(200))
+    assert (tmp_path / "big.csv.ledger.sqlite").is_file()
