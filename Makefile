@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 EVENT ?= events/apigw.json
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint invoke serve call backfill emulator bench package clean
+.PHONY: help venv test lint invoke serve call backfill emulator bench package layer verify-package deploy clean
 
 help:
 	@echo "make invoke [EVENT=events/ckafka.json] [REAL=1]  run main_handler on a sample event against the embedded emulator"
@@ -18,7 +18,9 @@ help:
 	@echo "make call URL=http://127.0.0.1:8000/ BODY='{...}'  sign (REPORT_SIGNING_SECRET) and post one request"
 	@echo "make backfill FILE=conversions.csv [ARGS=...]    report missed conversions from a CSV or JSON Lines file"
 	@echo "make emulator                                     serve the SMS API emulator on 127.0.0.1:9000"
-	@echo "make package                                      build dist/function.zip for SCF (Python 3.10, x86_64)"
+	@echo "make package                                      build dist/function.zip (and layer.zip, code.zip) with Python 3.10"
+	@echo "make verify-package                               prove the zip on Python 3.10, read-only, with bytecode"
+	@echo "make deploy [FIRST=1] [DRY_RUN=1]                  deploy with tccli from template.yaml's values"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,17 +55,21 @@ emulator: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# SCF runs Linux x86_64: fetch wheels for that platform and Python 3.10 whatever this machine is.
+# The package is resolved and compiled by Python 3.10, SCF's runtime (PYTHON310, python3.10 or pyenv's):
+# dist/function.zip (code + dependencies), dist/layer.zip + dist/code.zip for users of layers.
 package: $(STAMP)
-	rm -rf build/package dist/function.zip
-	mkdir -p build/package dist
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --target build/package \
-		--platform manylinux2014_x86_64 --python-version 3.10 --implementation cp --only-binary=:all: \
-		-r requirements.txt
-	cp -r src/. build/package/
-	find build/package -name '__pycache__' -prune -exec rm -rf {} +
-	cd build/package && $(PYTHON) -m zipfile -c ../../dist/function.zip .
-	@ls -l dist/function.zip
+	$(BIN)/python -m tools.package build
+
+layer: package
+
+# Unzip read-only, serve every sample event (and one with Redis) on Python 3.10 -I -B, check that
+# nothing compiles from source, measure cold start with and without bytecode (bench/RESULTS.md).
+verify-package: package
+	$(BIN)/python -m tools.package verify
+
+# tccli, from template.yaml's values: FIRST=1 for a first deployment, else an update. DRY_RUN=1 prints.
+deploy: package
+	$(BIN)/python -m tools.deploy $(if $(FIRST),first,update) $(if $(DRY_RUN),--dry-run,)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

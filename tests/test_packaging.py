@@ -12,58 +12,17 @@ from subprocess import PIPE
 from typing import Any
 
 import pytest
-import yaml
 from conftest import CONFIG_VARIABLES, EVENTS, ROOT
 
 from local.invoke import exit_status
+from local.runtime import function_from_template
 from sms_conversion.settings import Settings, load_settings
 
 SETTINGS = sorted(Settings.model_fields)
 
 
-def function_resource() -> tuple[str, dict[str, Any]]:
-    template = yaml.safe_load((ROOT / "template.yaml").read_text())
-    [(_, resources)] = template["Resources"].items()
-    assert resources["Type"] == "TencentCloud::Serverless::Namespace"
-    [(name, function)] = [(key, value) for key, value in resources.items() if key != "Type"]
-    assert function["Type"] == "TencentCloud::Serverless::Function"
-    return name, function["Properties"]
-
-
-def test_template_declares_the_function_as_scf_expects() -> None:
-    _, properties = function_resource()
-    assert properties["Handler"] == "index.main_handler"
-    assert properties["Runtime"] == "Python3.10"
-    assert (ROOT / properties["CodeUri"] / "index.py").is_file()
-    assert isinstance(properties["Timeout"], int)
-    assert isinstance(properties["MemorySize"], int)
-    assert properties["Role"]
-    allowed = {
-        "CodeUri",
-        "Handler",
-        "Runtime",
-        "Description",
-        "MemorySize",
-        "Timeout",
-        "Role",
-        "Environment",
-        "VpcConfig",
-        "Events",
-    }
-    assert set(properties) <= allowed  # the TCSAM schema forbids other properties
-
-
-def test_template_triggers() -> None:
-    _, properties = function_resource()
-    events = {event["Type"]: event["Properties"] for event in properties["Events"].values()}
-    assert events["APIGW"]["IntegratedResponse"] is True
-    assert events["APIGW"]["HttpMethod"] == "POST"
-    assert {"Name", "Topic", "MaxMsgNum", "Offset", "Enable"} <= set(events["Ckafka"])
-    assert events["CMQ"]["Name"]
-
-
 def test_template_lists_every_setting_and_they_load() -> None:
-    _, properties = function_resource()
+    _, _, properties = function_from_template()
     variables = properties["Environment"]["Variables"]
     assert sorted(variables) == SETTINGS
     settings = load_settings({name: str(value) for name, value in variables.items()})
