@@ -58,7 +58,7 @@ from sms_conversion.settings import ConfigurationError, Settings, load_settings
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 # A chunk of rows reported together: big enough to keep every worker busy, small enough that
 # Ctrl-C (which lets the chunk in flight finish) answers within a few calls' time.
-CHUNK_PER_WORKER = 2
+CHUNK_PER_WORKER = 8
 # A backfill has no invocation limit; each chunk gets this long.
 CHUNK_TIME_LIMIT_SECONDS = 3600.0
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")

@@ -33,6 +33,7 @@ class _Call:
         self._lock = threading.Lock()
         self._connection: HTTPConnection | None = None
         self.expired = False
+        self.done = False
 
     def attach(self, connection: HTTPConnection) -> None:
         with self._lock:
@@ -97,7 +98,11 @@ _POOL_CLASSES = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConne
 
 
 class _Watchdog:
-    """One daemon thread for every call's budget: cheaper per call than a timer thread each."""
+    """One daemon thread for every call's budget: cheaper per call than a timer thread each.
+
+    A finished call is only marked done (no lock, no wake-up); its entry leaves the heap when its
+    time comes. The thread is woken only when a new entry is due before every other one.
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, _Call]] = []
@@ -105,23 +110,15 @@ class _Watchdog:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def watch(self, call: _Call, budget: float) -> tuple[float, int, _Call]:
+    def watch(self, call: _Call, budget: float) -> None:
         entry = (time.monotonic() + budget, next(self._order), call)
         with self._wake:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="call-watchdog", daemon=True)
                 self._thread.start()
             heapq.heappush(self._heap, entry)
-            self._wake.notify()
-        return entry
-
-    def forget(self, entry: tuple[float, int, _Call]) -> None:
-        with self._wake:
-            try:
-                self._heap.remove(entry)
-                heapq.heapify(self._heap)
-            except ValueError:
-                pass
+            if self._heap[0] is entry:
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
@@ -134,7 +131,8 @@ class _Watchdog:
                     self._wake.wait(wait)
                     continue
                 heapq.heappop(self._heap)
-            call.expire()
+            if not call.done:
+                call.expire()
 
 
 _watchdog = _Watchdog()
@@ -168,7 +166,7 @@ class BoundedAdapter(HTTPAdapter):
         self.last_failure = None
         call = _Call()
         _current.call = call
-        entry = _watchdog.watch(call, self.budget)
+        _watchdog.watch(call, self.budget)
         try:
             response = super().send(request, *args, **kwargs)
             # The SDK streams; read the body here, under the watchdog, so the whole call is bounded.
@@ -183,7 +181,7 @@ class BoundedAdapter(HTTPAdapter):
             raise failure from None
         finally:
             _current.call = None
-            _watchdog.forget(entry)
+            call.done = True
         self.last_status = response.status_code
         return response
 
