@@ -81,11 +81,13 @@ def prepare(real: bool, template: Path = TEMPLATE) -> Target:
         # Never send emulator keys to the real API, and never a role left in the shell.
         for variable in ROLE_VARIABLES:
             os.environ.pop(variable, None)
-        return Target(f"the REAL SMS API ({os.environ['SMS_ENDPOINT']})", namespace, name, properties)
+        endpoint = os.environ["SMS_ENDPOINT"]
+        kind = "the SMS API at" if _is_loopback(endpoint) else "the REAL SMS API at"
+        return Target(f"{kind} {endpoint}", namespace, name, properties)
     from emulator import TEMPORARY_KEY, SmsEmulator
 
     emulator = None
-    if external.startswith(("http://127.", "http://localhost", "http://[::1]")):
+    if _is_loopback(external):
         description = f"the SMS emulator you run at {external}"
     else:
         emulator = SmsEmulator().start()
@@ -96,6 +98,10 @@ def prepare(real: bool, template: Path = TEMPLATE) -> Target:
     os.environ["TENCENTCLOUD_SECRETKEY"] = TEMPORARY_KEY.secret_key
     os.environ["TENCENTCLOUD_SESSIONTOKEN"] = TEMPORARY_KEY.token or ""
     return Target(description, namespace, name, properties, emulator)
+
+
+def _is_loopback(endpoint: str) -> bool:
+    return endpoint.startswith(("http://127.", "http://localhost", "http://[::1]"))
 
 
 def import_handler() -> Any:

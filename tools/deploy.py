@@ -59,6 +59,11 @@ class Command:
         return " ".join(shlex.quote(part) for part in self.argv())
 
 
+def policy(name: str) -> str:
+    """A CAM policy document from deploy/, on one line as CAM's PolicyDocument parameter takes it."""
+    return json.dumps(json.loads((ROOT / "deploy" / name).read_text()), separators=(",", ":"))
+
+
 def environment(properties: dict[str, Any]) -> dict[str, Any]:
     variables = dict(((properties.get("Environment") or {}).get("Variables")) or {})
     for name in FROM_SHELL:
@@ -115,12 +120,12 @@ def plan(first: bool, zip_path: Path = FUNCTION_ZIP, requests_dir: Path = REQUES
     commands = [
         Command("cam", "CreateRole", {
             "RoleName": role,
-            "PolicyDocument": (ROOT / "deploy" / "trust-policy.json").read_text(),
+            "PolicyDocument": policy("trust-policy.json"),
             "Description": "Execution role of the report-conversion SCF function",
         }),
         Command("cam", "CreatePolicy", {
             "PolicyName": POLICY_NAME,
-            "PolicyDocument": (ROOT / "deploy" / "access-policy.json").read_text(),
+            "PolicyDocument": policy("access-policy.json"),
             "Description": "Report SMS conversions (sms:ReportConversion) and nothing else",
         }),
         Command("cam", "AttachRolePolicy", {"AttachRoleName": role, "PolicyName": POLICY_NAME}),
