@@ -67,6 +67,8 @@ def _attach_current(connection: HTTPConnection) -> None:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    """Tells the call in flight on this thread which connection it uses, so its watchdog can shut it."""
+
     def connect(self) -> None:
         _attach_current(self)
         super().connect()
@@ -76,14 +78,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _attach_current(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach_current(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):

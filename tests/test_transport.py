@@ -1,0 +1,103 @@
+"""The bounded transport over real TLS (the real API is HTTPS; the emulator speaks plain HTTP)."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from sms_conversion import transport
+
+BODY = b'{"Response": {"RequestId": "tls"}}'
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(404 if self.path == "/missing" else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            for index in range(len(BODY)):
+                if self.path == "/trickle":
+                    time.sleep(0.02)
+                self.wfile.write(BODY[index : index + 1])
+                self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", cert
+    server.shutdown()
+    server.server_close()
+
+
+def session_with(budget: float) -> tuple[requests.Session, transport.BoundedAdapter]:
+    session = requests.Session()
+    adapter = transport.install(session)
+    adapter.budget = budget
+    return session, adapter
+
+
+def test_a_whole_tls_answer_within_the_budget(tls_server: tuple[str, Path]) -> None:
+    url, cert = tls_server
+    session, adapter = session_with(5.0)
+    response = session.get(url, verify=str(cert), timeout=5, stream=True)
+    assert response.content == BODY
+    assert adapter.last_status == 200
+    assert adapter.last_failure is None
+
+
+def test_a_trickling_tls_answer_is_cut_at_the_budget(tls_server: tuple[str, Path]) -> None:
+    url, cert = tls_server
+    session, adapter = session_with(0.2)
+    started = time.monotonic()
+    with pytest.raises(transport.CallTimedOut, match="0.20 s budget"):
+        session.get(f"{url}/trickle", verify=str(cert), timeout=5, stream=True)
+    assert time.monotonic() - started < 0.6  # the whole body would take ~0.7 s
+    assert isinstance(adapter.last_failure, transport.CallTimedOut)
+    assert transport.is_transient(adapter.last_failure)
+
+
+def test_the_http_status_and_a_certificate_failure_are_remembered(tls_server: tuple[str, Path]) -> None:
+    url, cert = tls_server
+    session, adapter = session_with(5.0)
+    assert session.get(f"{url}/missing", verify=str(cert), timeout=5).status_code == 404
+    assert adapter.last_status == 404
+    with pytest.raises(requests.exceptions.SSLError):
+        session.get(url, timeout=5)  # not the test CA: a permanent failure, not worth a retry
+    assert not transport.is_transient(adapter.last_failure)
