@@ -86,7 +86,7 @@ def test_a_trickling_tls_answer_is_cut_at_the_budget(tls_server: tuple[str, Path
     url, cert = tls_server
     session, adapter = session_with(0.2)
     started = time.monotonic()
-    with pytest.raises(transport.CallTimedOut, match="0.20 s budget"):
+    with pytest.raises(transport.CallTimedOut, match=r"0\.20 s budget"):
         session.get(f"{url}/trickle", verify=str(cert), timeout=5, stream=True)
     assert time.monotonic() - started < 0.6  # the whole body would take ~0.7 s
     assert isinstance(adapter.last_failure, transport.CallTimedOut)
