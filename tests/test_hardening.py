@@ -366,3 +366,63 @@ def test_defect_16_upstream_text_echoing_credentials_is_redacted_before_truncati
     for secret in (TEMPORARY_KEY.token, TEMPORARY_KEY.token[:20], "ab" * 32, "abababab", TEMPORARY_KEY.secret_key):
         assert secret not in output
     assert "[REDACTED]" in body_of(response)["Error"]["Message"]
+
+
+def test_defect_09_an_http_event_with_a_non_string_body_gets_an_integration_response(
+    app: Application, scf_env: SmsEmulator
+) -> None:
+    for body in ({"SerialNo": "x"}, ["x"], 5, True):
+        response = app.handle({"httpMethod": "POST", "headers": {}, "body": body}, scf_context())
+        assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
+        assert body_of(response)["Error"]["Code"] == "InvalidParameter.MalformedBody"
+
+
+def test_defect_10_every_queue_count_is_of_records(app: Application, scf_env: SmsEmulator) -> None:
+    summary = app.handle(
+        ckafka_event([[{"SerialNo": "u-1"}, {"SerialNo": "u-2"}, {"SerialNo": "u-3"}], {"SerialNo": "u-4"}, "{"]),
+        scf_context(),
+    )
+    assert summary == {"Trigger": "ckafka", "Records": 3, "Reported": 2, "Duplicates": 0, "Skipped": 1, "Failed": 0}
+    assert len(scf_env.reports) == 4
+
+
+def test_defect_14_a_trickling_answer_never_lets_a_second_instance_report_the_same_serial(
+    scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, redis_env: RedisServer
+) -> None:
+    monkeypatch.setenv("SMS_TIMEOUT_SECONDS", "0.2")
+    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
+    first, second = Application(), Application()
+    answers: list[dict[str, Any]] = []
+
+    def second_instance_tries_meanwhile() -> None:
+        if not answers:
+            answers.append(second.handle(http_event({"SerialNo": "slow-1"}), scf_context(time_limit_in_ms=3000)))
+
+    scf_env.on_request = second_instance_tries_meanwhile
+    scf_env.inject(Fault(trickle=0.02, serial_no="slow-1"))
+    with pytest.raises(RetryLater):
+        first.handle({"SerialNo": "slow-1"}, scf_context(time_limit_in_ms=3000))
+    [meanwhile] = answers
+    assert (meanwhile["statusCode"], body_of(meanwhile)["Error"]["Code"]) == (503, "ResourceUnavailable.InProgress")
+    assert [report["SerialNo"] for report in scf_env.reports] == ["slow-1"]  # the API saw it once
+
+
+@pytest.mark.parametrize("limit", [float("inf"), "inf", "1e400", float("nan"), -5, 10**400])
+def test_defect_17_a_time_limit_that_is_not_a_finite_positive_number_is_ignored(
+    app: Application, scf_env: SmsEmulator, limit: Any
+) -> None:
+    assert app.handle({"SerialNo": "lim-1"}, scf_context(time_limit_in_ms=limit))["StatusCode"] == 200
+
+
+def test_defect_18_the_answer_margin_covers_the_batch_in_hand(
+    app: Application, scf_env: SmsEmulator, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 3 s limit, 0.3 s margin, plus 0.1 ms per message: with 10,000 messages in hand the last call must
+    # start 1 s earlier. Each call takes 0.25 s on the injected clock.
+    monkeypatch.setenv("SMS_CONCURRENCY", "1")
+    scf_env.on_request = lambda: clock.advance(0.25)
+    records = [{"SerialNo": f"m-{i}"} for i in range(10_000)]
+    with pytest.raises(RetryLater):
+        app.handle(ckafka_event(records), scf_context(time_limit_in_ms=3000))
+    # Deadline 3 - 0.3 - 1.0 = 1.7 s; calls need 0.2 s left: starts at 0, 0.25, ..., 1.5 -> 7 calls.
+    assert len(scf_env.reports) == 7

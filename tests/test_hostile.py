@@ -4,6 +4,7 @@ and no input can forge a log line."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
 
-from emulator import SmsEmulator
+from emulator import TEMPORARY_KEY, Fault, SmsEmulator
 from sms_conversion.handler import Application
 from sms_conversion.responder import RetryLater
 
@@ -155,6 +156,27 @@ def assert_log_lines_are_ours(output: str) -> None:
         assert isinstance(entry, dict)
         assert {"time", "level", "message"} <= set(entry)
         assert entry.get("event") != "forged"
+
+
+@pytest.fixture(autouse=True)
+def _debug_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every path, at the most verbose level.
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+
+
+@SETTINGS
+@given(message=text, code=st.sampled_from(["InvalidParameterValue", "InternalError", "FailedOperation.X"]))
+def test_hostile_upstream_error_text_cannot_forge_a_log_line_or_leak(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str], message: str, code: str
+) -> None:
+    scf_env.inject(Fault(error_code=code, error_message=message + FORGED, times=9))
+    record = {"Ckafka": {"topic": "t", "partition": 0, "offset": 0, "msgBody": '{"SerialNo": "u"}'}}
+    with contextlib.suppress(RetryLater):  # InternalError stays retryable: the documented raise
+        app.handle({"Records": [record]}, None)
+    scf_env.reset()
+    output = capsys.readouterr().out
+    assert_log_lines_are_ours(output)
+    assert TEMPORARY_KEY.secret_key not in output
 
 
 @SETTINGS
