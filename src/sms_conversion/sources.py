@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,7 @@ def adapt(event: object, now: float) -> Invocation:
     if "Records" in event:
         return _records(event["Records"], now)
     if event.get("type") == "connector:tdmq" and "data" in event:
-        return QueueBatch("tdmq", [_tdmq_record(event.get("data"))])
+        return QueueBatch("tdmq", [_guarded(0, lambda _, data: _tdmq_record(data), event.get("data"))])
     if "httpMethod" in event:
         return _http(event, now)
     if event.get("Type") == "Timer" and "TriggerName" in event:
@@ -127,7 +127,7 @@ def _http(event: dict[str, Any], now: float) -> HttpRequest:
         raw_body=raw_body,
         payload=payload,
         problem=problem,
-        push=_push_record(headers, payload, problem, now) if trigger == "cmq_push" else None,
+        push=_guarded(0, lambda _: _push_record(headers, payload, problem, now)) if trigger == "cmq_push" else None,
     )
 
 
@@ -217,8 +217,16 @@ def _records(records: object, now: float) -> QueueBatch:
         raise UnrecognisedEvent("Records mix Ckafka and CMQ records")
     kind = kinds.pop()
     if kind == "Ckafka":
-        return QueueBatch("ckafka", [_ckafka_record(index, record) for index, record in enumerate(records)])
-    return QueueBatch("cmq", [_cmq_record(index, record, now) for index, record in enumerate(records)])
+        return QueueBatch("ckafka", [_guarded(index, _ckafka_record, record) for index, record in enumerate(records)])
+    return QueueBatch("cmq", [_guarded(index, _cmq_record, record, now) for index, record in enumerate(records)])
+
+
+def _guarded(index: int, adapt_record: Callable[..., SourceRecord], *args: Any) -> SourceRecord:
+    """The per-record boundary: whatever one record raises makes it poison, never the batch's failure."""
+    try:
+        return adapt_record(index, *args)
+    except Exception as exc:
+        return SourceRecord({"record": index}, problem=f"unexpected {type(exc).__name__} while decoding the record")
 
 
 def _ckafka_record(index: int, wrapper: object) -> SourceRecord:
