@@ -233,6 +233,7 @@ def max_rss_mb(script: str, env: dict[str, str]) -> float:
 
 def measure() -> list[Row]:
     rows: list[Row] = []
+    machine: dict[str, float] = {}
     with emulator_process(LATENCY_MS) as endpoint:
         # Warm both paths once (imports, first connection) so neither pays it in the timing.
         run_batch(endpoint, "warm", 20, CONCURRENCY)
@@ -269,6 +270,7 @@ def measure() -> list[Row]:
                 rate / bound >= 0.85,
             )
         )
+        machine.update(rate=rate, bound=bound, backfill=backfill_rate)
         rows.append(
             Row(
                 f"backfill: {BATCH} CSV rows, {LATENCY_MS} ms latency, SMS_CONCURRENCY={CONCURRENCY}",
@@ -298,6 +300,23 @@ def measure() -> list[Row]:
             bare_times.append(bare_sdk_calls(endpoint, f"bare-{round_}", OVERHEAD_RECORDS))
         per_handler = min(handler_times) / OVERHEAD_RECORDS * 1000
         per_bare = min(bare_times) / OVERHEAD_RECORDS * 1000
+        # What this machine allows whatever the latency: one process's calls share one GIL, so a
+        # bare SDK call's own time (at 0 ms latency) caps the calls per second any client can make.
+        achievable = min(machine["bound"], 1000 / per_bare)
+        for index, (label, measured, unit) in enumerate(
+            (("batch throughput", machine["rate"], "rec/s"), ("backfill", machine["backfill"], "rows/s"))
+        ):
+            rows.insert(
+                2 + index * 2,
+                Row(
+                    f"{label} against what this machine allows: min(latency bound, 1 / bare SDK call time)",
+                    f"{measured:,.0f} {unit}",
+                    f"{achievable:,.0f} {unit} = min({machine['bound']:,.0f}, 1000 / {per_bare:.2f} ms)",
+                    f"{measured / achievable:.0%}",
+                    ">= 85%" if index == 0 else ">= 75%",
+                    measured / achievable >= (0.85 if index == 0 else 0.75),
+                ),
+            )
         rows.append(
             Row(
                 "per-record time, handler vs bare SDK call (0 ms latency, one by one)",
