@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -141,3 +142,34 @@ def test_redaction_is_a_last_guard(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("TENCENTCLOUD_SESSIONTOKEN", "a-session-token-value")
     assert redact('{"x": "a-session-token-value"}') == '{"x": "[REDACTED]"}'
+
+
+def test_signing_secrets_signatures_and_push_tokens_never_appear(
+    app: Application,
+    scf_env: SmsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    raw_records: io.StringIO,
+) -> None:
+    from sms_conversion.auth import sign
+
+    secret, token = "signing-secret-never-shown-01", "push-token-never-shown-0001"
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("REPORT_SIGNING_SECRET", secret)
+    monkeypatch.setenv("CMQ_PUSH_TOKEN", token)
+    body = '{"SerialNo": "signed-1"}'
+    good = sign(secret, int(time.time()), body.encode())
+    bad = sign("some-other-secret-0000000", int(time.time()), body.encode())
+    answers = []
+    for signature in (good, bad):
+        event = http_event(body, headers={"x-timestamp": str(int(time.time())), "x-signature": signature})
+        answers.append(app.handle(event, scf_context()))
+    push = load_event("cmq_push.json")
+    for query in ({"token": token}, {"token": token[:-1]}):
+        push["queryString"] = query
+        answers.append(app.handle(push, scf_context()))
+    assert [answer["statusCode"] for answer in answers] == [200, 401, 200, 401]
+    out, err = capfd.readouterr()
+    everything = "\n".join([*map(repr, answers), out, err, raw_records.getvalue()])
+    for value in (secret, token, token[:-1], good.removeprefix("sha256="), bad.removeprefix("sha256=")):
+        assert value not in everything
