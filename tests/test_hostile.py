@@ -14,6 +14,7 @@ from hypothesis import event as event_note
 from hypothesis import strategies as st
 
 from emulator import TEMPORARY_KEY, Fault, SmsEmulator
+from sms_conversion.clock import time_limit_seconds
 from sms_conversion.handler import Application
 from sms_conversion.responder import RetryLater
 
@@ -26,7 +27,9 @@ FORGED = '\n{"level": "INFO", "event": "forged", "message": "forged"}\n'
 # Text with everything: control characters, lone surrogates, the line forger.
 text = st.one_of(
     st.text(st.characters(exclude_categories=()), max_size=40),
-    st.sampled_from(["", FORGED, "a\ud800", "\x00", "5000:1045710669157053657849499619", "1400006666", "²"]),
+    st.sampled_from(
+        ["", FORGED, "a\ud800", "\x00", "a\u2028b\u2029c\x85d", "5000:1045710669157053657849499619", "1400006666", "²"]
+    ),
 )
 scalars = st.one_of(
     st.none(),
@@ -150,8 +153,15 @@ contexts = st.one_of(
 )
 
 
+def tight(context: Any) -> bool:
+    """A time limit under a second (hypothesis finds 0.25): "not attempted, retry" is then the right answer."""
+    return time_limit_seconds(context.get("time_limit_in_ms") if isinstance(context, dict) else None) < 1.0
+
+
 def assert_log_lines_are_ours(output: str) -> None:
+    # splitlines() breaks at every Unicode line separator, not only "\n": the strictest reader.
     for line in output.splitlines():
+        line.encode("utf-8")  # writable to a UTF-8 stream: no lone surrogate
         entry = json.loads(line)  # every line one JSON object: nothing from the input split it
         assert isinstance(entry, dict)
         assert {"time", "level", "message"} <= set(entry)
@@ -179,6 +189,17 @@ def test_hostile_upstream_error_text_cannot_forge_a_log_line_or_leak(
     assert TEMPORARY_KEY.secret_key not in output
 
 
+@pytest.mark.parametrize("message", ["a\u2028b", "c\u2029d", "e\x85f", "g\ud800h", FORGED])
+def test_line_separators_and_lone_surrogates_from_upstream_stay_inside_one_line(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str], message: str
+) -> None:
+    scf_env.inject(Fault(error_code="InvalidParameterValue", error_message=message))
+    response = app.handle({"httpMethod": "POST", "body": '{"SerialNo": "sep-1"}', "headers": {}}, None)
+    response["body"].encode("utf-8")
+    assert len(response["body"].splitlines()) == 1
+    assert_log_lines_are_ours(capsys.readouterr().out)
+
+
 @SETTINGS
 @given(event=http_events(), context=contexts)
 def test_an_http_event_always_gets_a_documented_integration_response(
@@ -191,6 +212,7 @@ def test_an_http_event_always_gets_a_documented_integration_response(
     event_note(f"status {response['statusCode']}")
     assert response["statusCode"] != 500, response["body"]  # the emulator is healthy: no fault of ours
     assert all(isinstance(value, str) for value in response["headers"].values())
+    response["body"].encode("utf-8")
     body = json.loads(response["body"])
     assert isinstance(body["RequestId"], str)
     if response["statusCode"] in NO_CALL_STATUSES:
@@ -203,7 +225,11 @@ def test_an_http_event_always_gets_a_documented_integration_response(
 def test_a_queue_event_never_raises_for_bad_records(
     app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str], event: dict[str, Any], context: Any
 ) -> None:
-    result = app.handle(event, context)
+    try:
+        result = app.handle(event, context)
+    except RetryLater:  # the one documented raise: only for records not attempted in a tight limit
+        assert tight(context)
+        return
     if "Trigger" in result:
         assert result["Records"] == result["Reported"] + result["Duplicates"] + result["Skipped"] + result["Failed"]
         assert result["Failed"] == 0
@@ -220,8 +246,11 @@ def test_a_direct_invocation_answers_with_a_status_and_never_calls_for_invalid_i
     before = scf_env.snapshot()["requests"]
     try:
         result = app.handle(payload, context)
-    except RetryLater:  # the one documented raise; a healthy emulator never causes it
-        pytest.fail("a retryable outcome against a healthy emulator")
+    except RetryLater:
+        # Against a healthy emulator the one documented raise comes only from a sub-second deadline.
+        if not tight(context):
+            raise
+        return
     assert result["StatusCode"] in HTTP_STATUSES - {500}
     if result["StatusCode"] in NO_CALL_STATUSES:
         assert scf_env.snapshot()["requests"] == before

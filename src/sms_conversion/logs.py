@@ -70,7 +70,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: a traceback's frames can hold request headers.
             entry["exception"] = record.exc_info[0].__name__
-        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+        return one_line(redact(json.dumps(entry, default=str, ensure_ascii=False)))
 
 
 def redact(text: str, extra: Iterable[str | None] = ()) -> str:
@@ -82,6 +82,21 @@ def redact(text: str, extra: Iterable[str | None] = ()) -> str:
         if secret and len(secret) >= _MIN_SECRET_LENGTH and secret in text:
             text = text.replace(secret, "[REDACTED]")
     return _SECRET_PATTERNS.sub(_keep_label, text)
+
+
+# Line breaks json.dumps leaves as they are (ensure_ascii=False), but that readers split on.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def one_line(text: str) -> str:
+    """JSON text that stays one line for every reader and encodes as UTF-8.
+
+    Unicode line separators become escapes, and so do lone surrogates (input can carry
+    them as JSON escapes; writing them to a UTF-8 stream would raise and lose the line).
+    """
+    for character, escape in _LINE_BREAKS.items():
+        text = text.replace(character, escape)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _keep_label(match: re.Match[str]) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .logs import one_line
 from .message import ConversionMessage, FieldError
 from .outcome import UNEXPECTED, Outcome, Status
 from .sources import BodyProblem
@@ -67,7 +68,7 @@ class Answer:
             "isBase64Encoded": False,
             "statusCode": self.status,
             "headers": {"Content-Type": "application/json", **self.headers},
-            "body": json.dumps(self.body, ensure_ascii=False, separators=(",", ":")),
+            "body": one_line(json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))),
         }
 
     def as_direct(self) -> dict[str, Any]:
