@@ -427,3 +427,24 @@ def test_defect_18_the_answer_margin_covers_the_batch_in_hand(
     # Deadline 3 - 0.3 - 0.25 = 2.45 s; calls need 0.2 s left: starts at 0, 0.25, ..., 2.25 -> 10 calls
     # (11 with the margin of a small batch).
     assert len(scf_env.reports) == 10
+
+
+class ExplodingRecord(dict):  # type: ignore[type-arg]
+    """A record that fails however it is read: what no JSON event can carry, and the adapter must survive."""
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(SECRET_IN_ERROR)
+
+
+def test_a_record_the_adapter_cannot_read_is_poison_and_the_rest_are_reported(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = ckafka_event([{"SerialNo": "ok-0"}, {"SerialNo": "ok-1"}])
+    event["Records"].insert(1, {"Ckafka": ExplodingRecord(msgBody="{}")})
+    summary = app.handle(event, scf_context())
+    assert (summary["Records"], summary["Reported"], summary["Skipped"]) == (3, 2, 1)
+    output = capsys.readouterr().out
+    [skipped] = [line for line in log_lines(output) if line.get("outcome") == "skipped"]
+    assert skipped["coordinates"] == {"record": 1}
+    assert skipped["reason"] == "unexpected RuntimeError while decoding the record"
+    assert TEMPORARY_KEY.secret_key not in output
