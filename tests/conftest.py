@@ -19,6 +19,7 @@ from hypothesis import settings
 from emulator import PERMANENT_KEY, TEMPORARY_KEY, SmsEmulator
 from sms_conversion import logs
 from sms_conversion.handler import Application
+from sms_conversion.instance import WarmInstance
 
 # Generated-input tests: a quick pass locally, a deeper one in CI (which has the time).
 settings.register_profile("dev", max_examples=40)
@@ -190,7 +191,7 @@ def scf_env(monkeypatch: pytest.MonkeyPatch, emulator: SmsEmulator, tmp_path: Pa
 def app(scf_env: SmsEmulator, clock: FakeClock) -> Application:
     """A fresh warm instance per test (so idempotency and clients do not leak between tests), on the
     injected clock: backoff and rate waits move it instead of sleeping."""
-    return Application(clock=clock)
+    return Application(WarmInstance(clock=clock))
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from pytest_mock import MockerFixture
 from emulator import Fault, SmsEmulator
 from sms_conversion.handler import Application
 from sms_conversion.idempotency import MemoryStore, store_key
+from sms_conversion.instance import WarmInstance
 from sms_conversion.message import ConversionMessage
 from sms_conversion.reporter import ConversionReporter, is_retryable_api_code
 from sms_conversion.responder import Answer, InvocationFailed, RetryLater
@@ -113,7 +114,7 @@ class BrokenStore(MemoryStore):
 def test_a_fault_in_the_store_never_fails_the_report(
     scf_env: SmsEmulator, clock: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = Application(store=BrokenStore(clock))
+    app = Application(WarmInstance(clock, store=BrokenStore(clock)))
     result = app.handle({"SerialNo": "s-1"}, scf_context())
     assert result["StatusCode"] == 200
     assert len(scf_env.reports) == 1

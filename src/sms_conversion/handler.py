@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from . import logs, responder
-from .clock import Clock, time_limit_seconds
+from .clock import time_limit_seconds
 from .flows import Invocation, direct_flow, http_flow, queue_flow
-from .idempotency import IdempotencyStore
 from .instance import WarmInstance
-from .reporter import CredentialSource
 from .responder import InvocationFailed, RetryLater
 from .settings import ConfigurationError, Settings, load_settings
 from .sources import HttpRequest, QueueBatch, UnrecognisedEvent, adapt
@@ -30,14 +27,11 @@ HTTP, QUEUE, DIRECT = "http", "queue", "direct"
 
 
 class Application:
-    def __init__(
-        self,
-        clock: Clock | None = None,
-        credential: CredentialSource | None = None,
-        environ: Mapping[str, str] | None = None,
-        store: IdempotencyStore | None = None,
-    ) -> None:
-        self.instance = WarmInstance(clock, credential, environ, store)
+    """One warm instance's handler. Collaborators (clock, credentials, environment, store) are given
+    to the WarmInstance: `Application(WarmInstance(clock=...))` in tests, `Application()` on SCF."""
+
+    def __init__(self, instance: WarmInstance | None = None) -> None:
+        self.instance = instance or WarmInstance()
         # The first stage, as an attribute: where a test injects a fault into the adapter.
         self.adapt = adapt
 
