@@ -1,5 +1,5 @@
 """Local SMS API emulator (never deployed)."""
 
-from .server import PERMANENT_KEY, TEMPORARY_KEY, Fault, KeyPair, SmsEmulator
+from .server import PERMANENT_KEY, TEMPORARY_KEY, Account, Fault, KeyPair, SmsEmulator
 
-__all__ = ["PERMANENT_KEY", "TEMPORARY_KEY", "Fault", "KeyPair", "SmsEmulator"]
+__all__ = ["PERMANENT_KEY", "TEMPORARY_KEY", "Account", "Fault", "KeyPair", "SmsEmulator"]

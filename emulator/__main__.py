@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print("  faults: POST /_emulator/faults  stats: GET /_emulator/stats  reset: POST /_emulator/reset", flush=True)
+    print('  account: POST /_emulator/account {"denied": [secret ids], "allowlisted": false, ...}', flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

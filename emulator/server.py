@@ -93,6 +93,31 @@ class Fault:
 
 
 @dataclass
+class Account:
+    """What the account behind the keys may do, as the real service decides it (not injected per call).
+
+    - `denied`: secret ids whose CAM policy lacks `sms:ReportConversion` (AuthFailure.UnauthorizedOperation);
+    - `allowlisted`: False until SMS support enables ReportConversion (UnauthorizedOperation.RequestPermissionDeny);
+    - `in_arrears`: the account owes money (UnauthorizedOperation.ServiceSuspendDueToArrears);
+    - `disabled_app_ids`: apps switched off in the console (UnauthorizedOperation.SdkAppIdIsDisabled).
+    """
+
+    denied: set[str] = field(default_factory=set)
+    allowlisted: bool = True
+    in_arrears: bool = False
+    disabled_app_ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Account:
+        return cls(
+            denied=set(data.get("denied", [])),
+            allowlisted=bool(data.get("allowlisted", True)),
+            in_arrears=bool(data.get("in_arrears", False)),
+            disabled_app_ids=set(data.get("disabled_app_ids", [])),
+        )
+
+
+@dataclass
 class Stats:
     requests: int = 0
     connections: int = 0
@@ -130,6 +155,7 @@ class SmsEmulator:
         self.latency = latency
         self.clock = clock
         self._faults: list[Fault] = []
+        self.account = Account()
         # Called once per API request before it is answered (tests move an injected clock with it).
         self.on_request: Callable[[], None] | None = None
         self._lock = threading.Lock()
@@ -180,6 +206,7 @@ class SmsEmulator:
     def reset(self) -> None:
         with self._lock:
             self._faults.clear()
+            self.account = Account()
             # Calls still being answered (a test's slow call) finish against the new counters.
             self.stats = Stats(in_flight=self.stats.in_flight)
 
@@ -291,6 +318,7 @@ class SmsEmulator:
                 raise _ApiError("NoSuchVersion", f"version must be {VERSION}")
             if headers.get("x-tc-region") not in REGIONS:
                 raise _ApiError("UnsupportedRegion", "region not supported")
+            self._check_account(key)
             try:
                 params = json.loads(body)
             except ValueError:
@@ -339,6 +367,16 @@ class SmsEmulator:
             content_type = fault.content_type if fault is not None and fault.content_type else "application/json"
         return 200, content_type, json.dumps(payload).encode("utf-8"), fault.trickle if fault is not None else 0.0
 
+    def _check_account(self, key: KeyPair) -> None:
+        account = self.account
+        if key.secret_id in account.denied:
+            message = "you are not authorized to perform operation (sms:ReportConversion)"
+            raise _ApiError("AuthFailure.UnauthorizedOperation", message)
+        if not account.allowlisted:
+            raise _ApiError("UnauthorizedOperation.RequestPermissionDeny", "ReportConversion is not enabled for you")
+        if account.in_arrears:
+            raise _ApiError("UnauthorizedOperation.ServiceSuspendDueToArrears", "service suspended due to arrears")
+
     def _check_params(self, params: dict[str, Any]) -> None:
         for name in params:
             if name not in ("SmsSdkAppId", "SerialNo", "ConversionTime"):
@@ -356,6 +394,8 @@ class SmsEmulator:
         conversion_time = params.get("ConversionTime")
         if conversion_time is not None and (isinstance(conversion_time, bool) or not isinstance(conversion_time, int)):
             raise _ApiError("InvalidParameterValue", "ConversionTime must be an integer")
+        if app_id in self.account.disabled_app_ids:
+            raise _ApiError("UnauthorizedOperation.SdkAppIdIsDisabled", "this SdkAppId is disabled")
         if app_id not in self.app_ids:
             raise _ApiError(
                 "UnauthorizedOperation.SmsSdkAppIdVerifyFail",
@@ -406,6 +446,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_emulator/faults":
             faults = json.loads(body or b"[]")
             emulator.inject(*(Fault.from_json(item) for item in (faults if isinstance(faults, list) else [faults])))
+            self._send(204, "application/json", b"")
+            return
+        if self.path == "/_emulator/account":
+            emulator.account = Account.from_json(json.loads(body or b"{}"))
             self._send(204, "application/json", b"")
             return
         if self.path == "/_emulator/reset":

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import ScriptedApi
 from hypothesis import settings
 
 from emulator import PERMANENT_KEY, TEMPORARY_KEY, SmsEmulator
 from sms_conversion import logs
 from sms_conversion.handler import Application
 from sms_conversion.instance import WarmInstance
+from sms_conversion.logfields import LOG_FIELDS
 
 # Generated-input tests: a quick pass locally, a deeper one in CI (which has the time).
 settings.register_profile("dev", max_examples=40)
@@ -201,8 +203,45 @@ def _reset_logging() -> Iterator[None]:
 
 
 def log_lines(output: str) -> list[dict[str, Any]]:
-    """Every stdout line must be one JSON object."""
-    return [json.loads(line) for line in output.splitlines() if line.strip()]
+    """Every stdout line must be one JSON object whose fields CLS can index: listed in LOG_FIELDS, scalars."""
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    for line in lines:
+        assert isinstance(line, dict), line
+        unknown = set(line) - set(LOG_FIELDS)
+        assert not unknown, f"fields not in logfields.LOG_FIELDS: {sorted(unknown)}"
+        nested = [name for name, value in line.items() if isinstance(value, (dict, list))]
+        assert not nested, f"CLS indexes only top-level scalars, these are nested: {nested}"
+    return lines
+
+
+def events_named(output: str, name: str) -> list[dict[str, Any]]:
+    return [line for line in log_lines(output) if line.get("event") == name]
+
+
+# ---- the unit layer: the real SDK, an in-process API, no emulator ---------------------------
+
+UNIT_APP_ID = "1400006666"
+
+
+def unit_environ(**extra: str) -> dict[str, str]:
+    """The function's environment as a mapping of its own (never os.environ): role keys and a default app id."""
+    return {
+        "SMS_ENDPOINT": "http://127.0.0.1:9",  # never reached: the scripted adapter answers
+        "SMS_SDK_APP_ID": UNIT_APP_ID,
+        "TENCENTCLOUD_SECRETID": TEMPORARY_KEY.secret_id,
+        "TENCENTCLOUD_SECRETKEY": TEMPORARY_KEY.secret_key,
+        "TENCENTCLOUD_SESSIONTOKEN": TEMPORARY_KEY.token or "",
+        **extra,
+    }
+
+
+@pytest.fixture
+def api() -> ScriptedApi:
+    return ScriptedApi()
+
+
+def unit_instance(api: ScriptedApi, clock: FakeClock, **environ: str) -> WarmInstance:
+    return WarmInstance(clock=clock, environ=unit_environ(**environ), adapter=api.adapter)
 
 
 # ---- Redis ------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""`make backfill`: validated first, reported through the function's engine, resumable, failures fed back in."""
+"""`make backfill`: validated first, reported through the function's pipeline, a ledger per destination that
+survives SIGKILL, failures fed back in, and replay from the function's own logs."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +20,7 @@ from conftest import CONFIG_VARIABLES, PERMANENT_KEY, ROOT, FakeClock, RedisServ
 from emulator import Fault, SmsEmulator
 from local.backfill import parser, run
 from sms_conversion.handler import Application
+from sms_conversion.responder import DeploymentFaultRaised
 
 
 def environ(emulator: SmsEmulator, **extra: str) -> dict[str, str]:
@@ -82,7 +85,7 @@ def test_skip_invalid_reports_the_rest_and_a_rerun_calls_nothing(conversions: Pa
 def test_dry_run_validates_and_counts_without_calling(conversions: Path, emulator: SmsEmulator) -> None:
     status, output = backfill(conversions, environ(emulator), "--skip-invalid", "--dry-run")
     assert status == 0
-    assert "297 row(s) to report, 0 already reported, 3 invalid" in output
+    assert f"297 row(s) to report to {emulator.endpoint} (ap-guangzhou), 0 already reported there, 3 invalid" in output
     assert emulator.snapshot()["requests"] == 0
 
 
@@ -156,3 +159,141 @@ def test_ctrl_c_saves_the_ledger_and_a_rerun_finishes_each_row_exactly_once(
     assert f"already reported {first}" in done.stderr
     assert Counter(report["SerialNo"] for report in emulator.reports) == Counter(f"c-{i}" for i in range(200))
     assert (tmp_path / "big.csv.ledger.sqlite").is_file()
+
+
+def test_a_row_whose_app_id_is_not_allowed_is_listed_as_invalid_and_never_called(
+    tmp_path: Path, emulator: SmsEmulator
+) -> None:
+    path = write_csv(
+        tmp_path / "a.csv",
+        [{"SmsSdkAppId": "1400006666", "SerialNo": "in"}, {"SmsSdkAppId": "1400000001", "SerialNo": "out"}],
+    )
+    env = environ(emulator, SMS_ALLOWED_SDK_APP_IDS="1400006666")
+    status, output = backfill(path, env)
+    assert status == 2
+    assert f"{path}:3: SmsSdkAppId: is not in SMS_ALLOWED_SDK_APP_IDS" in output
+    assert emulator.snapshot()["requests"] == 0
+    status, output = backfill(path, env, "--skip-invalid")
+    assert status == 0
+    assert [report["SerialNo"] for report in emulator.reports] == ["in"]
+
+
+def test_a_rehearsal_against_the_emulator_does_not_poison_the_real_run(tmp_path: Path, emulator: SmsEmulator) -> None:
+    """The ledger records where each row was reported: another endpoint reports them again."""
+    path = write_csv(tmp_path / "r.csv", [{"SerialNo": f"r-{i}"} for i in range(3)], header=("SerialNo",))
+    with SmsEmulator() as real:  # stands in for the real API: another endpoint
+        assert backfill(path, environ(emulator, SMS_SDK_APP_ID="1400006666"))[0] == 0
+        status, output = backfill(path, environ(real, SMS_SDK_APP_ID="1400006666"))
+        assert status == 0
+        assert "reported 3, already reported 0" in output
+        assert len(real.reports) == 3
+        held = output.split("the ledger holds ")[1].strip().split("; ")
+        assert sorted(held) == sorted(
+            [f"3 to {emulator.endpoint} (ap-guangzhou)", f"3 to {real.endpoint} (ap-guangzhou)"]
+        )
+        # Same endpoint, another region: another destination too.
+        status, output = backfill(path, environ(real, SMS_SDK_APP_ID="1400006666", SMS_REGION="ap-beijing"))
+        assert "reported 3, already reported 0" in output
+
+
+def test_a_deployment_fault_stops_the_backfill_with_the_hint_and_a_rerun_finishes(
+    tmp_path: Path, emulator: SmsEmulator
+) -> None:
+    path = write_csv(tmp_path / "f.csv", [{"SerialNo": f"f-{i}"} for i in range(100)], header=("SerialNo",))
+    env = environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_CONCURRENCY="4")
+    emulator.account.denied.add(PERMANENT_KEY.secret_id)
+    status, output = backfill(path, env)
+    assert status == 1
+    assert "stopped by a deployment fault: AuthFailure.UnauthorizedOperation: CAM denies" in output
+    assert emulator.snapshot()["requests"] <= 4
+    emulator.account.denied.clear()
+    status, output = backfill(path, env)
+    assert (status, len(emulator.reports)) == (0, 100)
+
+
+def test_sigkill_at_any_moment_re_sends_at_most_the_calls_in_flight(tmp_path: Path, emulator: SmsEmulator) -> None:
+    path = write_csv(tmp_path / "k.csv", [{"SerialNo": f"k-{i}"} for i in range(1000)], header=("SerialNo",))
+    emulator.latency = 0.002
+    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    env.update(environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_CONCURRENCY="8", HOME=str(tmp_path)))
+    command = [sys.executable, "-m", "local.backfill", str(path)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    while len(emulator.reports) < 300:
+        time.sleep(0.002)
+    process.kill()  # SIGKILL: no handler runs, nothing is flushed
+    process.wait(timeout=30)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    counts = Counter(report["SerialNo"] for report in emulator.reports)
+    assert set(counts) == {f"k-{i}" for i in range(1000)}
+    assert sum(counts.values()) - 1000 <= 8  # at most SMS_CONCURRENCY calls were in flight at the kill
+
+
+# ---- replay from the function's logs --------------------------------------------------------------
+
+
+def function_logs(emulator: SmsEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> list[str]:
+    """What the function printed for a batch the API refused at first (a role without the CAM action)."""
+    from conftest import FakeClock, ckafka_event
+
+    from sms_conversion.instance import WarmInstance
+
+    app = Application(WarmInstance(FakeClock()))
+    emulator.account.denied.add("AKIDEMULATOR00TEMPORARY0000000000001")
+    event = ckafka_event([{"SerialNo": f"l-{i}", "ConversionTime": 1_700_000_000 + i} for i in range(10)] + ["{poison"])
+    with pytest.raises(DeploymentFaultRaised):
+        app.handle(event, scf_context())
+    emulator.account.denied.clear()
+    # A second invocation reported two of them before the redeliveries ran out.
+    app.handle(ckafka_event([{"SerialNo": "l-3", "ConversionTime": 1_700_000_003}, {"SerialNo": "l-7"}]), scf_context())
+    return [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+@pytest.mark.usefixtures("scf_env")
+def test_from_logs_reports_what_the_function_could_not(
+    tmp_path: Path, emulator: SmsEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs = tmp_path / "function.log"
+    logs.write_text("\n".join(["START RequestId: x", *function_logs(emulator, capsys, tmp_path)]) + "\n")
+    emulator.reset()
+    status, output = backfill(logs, environ(emulator), "--from-logs")
+    assert status == 0, output
+    assert "for 10 message(s); 8 not reported; 1 line(s) of poison records carry no message" in output
+    assert sorted(report["SerialNo"] for report in emulator.reports) == sorted(
+        f"l-{i}" for i in range(10) if i not in (3, 7)
+    )
+    # The value sent (ConversionTime), not the time of the replay.
+    assert {report["ConversionTime"] for report in emulator.reports} == {
+        1_700_000_000 + i for i in (0, 1, 2, 4, 5, 6, 8, 9)
+    }
+    status, output = backfill(logs, environ(emulator), "--from-logs")
+    assert "reported 0, already reported 8" in output
+
+
+@pytest.mark.usefixtures("scf_env")
+@pytest.mark.parametrize("shape", ["fields", "message_field", "array"])
+def test_from_logs_reads_a_cls_export(
+    tmp_path: Path, emulator: SmsEmulator, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    """CLS exports each log as JSON: the function's fields split out beside CLS's and SCF's own (values may
+    become strings, newest first), or the printed line kept whole in SCF_Message."""
+    lines = [json.loads(line) for line in function_logs(emulator, capsys, tmp_path)]
+    exported = []
+    for number, line in enumerate(lines):
+        meta = {"__TIMESTAMP__": str(1_764_000_000_000 + number), "SCF_RequestId": "r", "SCF_Type": "Custom"}
+        if shape == "message_field":
+            exported.append({**meta, "SCF_Message": json.dumps(line)})
+        else:
+            exported.append({**meta, **{key: str(value) for key, value in line.items()}})
+    exported.reverse()  # CLS lists newest first
+    path = tmp_path / "export.json"
+    if shape == "array":
+        path.write_text(json.dumps(exported))
+    else:
+        path.write_text("\n".join(json.dumps(item) for item in exported) + "\n")
+    emulator.reset()
+    status, output = backfill(path, environ(emulator), "--from-logs")
+    assert status == 0, output
+    assert sorted(report["SerialNo"] for report in emulator.reports) == sorted(
+        f"l-{i}" for i in range(10) if i not in (3, 7)
+    )

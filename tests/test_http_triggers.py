@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import body_of, http_event, load_event, scf_context
+from conftest import body_of, ckafka_event, http_event, load_event, scf_context
 
 from emulator import Fault, SmsEmulator
 from sms_conversion.handler import Application
@@ -123,7 +123,8 @@ def test_app_id_verify_fail_is_a_403_with_the_upstream_code(app: Application, sc
     assert response["statusCode"] == 403
     assert body["Error"]["Code"] == "UnauthorizedOperation.SmsSdkAppIdVerifyFail"
     assert body["RequestId"] == body["Results"][0]["RequestId"]  # the API's own request id
-    assert body["Results"][0]["Outcome"] == "failed"
+    assert body["Results"][0]["Outcome"] == "skipped"
+    assert body["Retryable"] is False
     assert len(scf_env.snapshot()["rejected"]) == 1  # never retried
 
 
@@ -145,15 +146,13 @@ def test_rate_limited_after_retries_is_a_429(
         (Fault(error_code="InternalError.SendAndRecvFail", times=9), "InternalError.SendAndRecvFail"),
         (Fault(http_status=503, times=9), "ServerNetworkError"),
         (Fault(drop=True, times=9), "ClientNetworkError"),
-        (Fault(error_code="AuthFailure.SignatureFailure"), "AuthFailure.SignatureFailure"),
-        (Fault(status_code="FailedOperation.ReportFail"), "FailedOperation.ReportFail"),
         (
             Fault(error_code="InternalError.SendAndRecvFail", content_type="application/json; charset=utf-8", times=9),
             "InternalError.MissingStatus",
         ),
     ],
 )
-def test_other_upstream_failures_are_a_502(
+def test_upstream_failures_a_retry_may_fix_are_a_retryable_502(
     app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, fault: Fault, code: str
 ) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "2")
@@ -161,8 +160,27 @@ def test_other_upstream_failures_are_a_502(
     response = call(app, http_event({"SerialNo": "s-1"}))
     body = body_of(response)
     assert response["statusCode"] == 502
-    assert body["Error"]["Code"] == code
+    assert (body["Error"]["Code"], body["Retryable"], body["Results"][0]["Outcome"]) == (code, True, "failed")
     assert scf_env.reports == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        (Fault(status_code="FailedOperation.ReportFail"), "FailedOperation.ReportFail"),
+        (Fault(status_code="SerialNoNotFound"), "FailedOperation.SerialNoNotFound"),
+        (Fault(error_code="InvalidParameterValue.SerialNo"), "InvalidParameterValue.SerialNo"),
+    ],
+)
+def test_a_message_the_api_refuses_is_a_422_that_resending_cannot_fix(
+    app: Application, scf_env: SmsEmulator, fault: Fault, code: str
+) -> None:
+    scf_env.inject(fault)
+    response = call(app, http_event({"SerialNo": "s-1"}))
+    body = body_of(response)
+    assert response["statusCode"] == 422
+    assert (body["Error"]["Code"], body["Retryable"], body["Results"][0]["Outcome"]) == (code, False, "skipped")
+    assert scf_env.snapshot()["requests"] == 1
 
 
 def test_no_credentials_is_a_500_that_says_how_to_fix(
@@ -198,7 +216,7 @@ def test_mixed_outcomes_answer_the_most_urgent_failure(
     )
     body = body_of(response)
     assert response["statusCode"] == 403
-    assert [entry["Outcome"] for entry in body["Results"]] == ["reported", "retryable", "failed"]
+    assert [entry["Outcome"] for entry in body["Results"]] == ["reported", "failed", "skipped"]
     assert body["Retryable"] is True
 
 
@@ -221,3 +239,35 @@ def test_http_event_whose_body_is_not_a_string_gets_an_integration_response(
         "Message": "the event's body must be a string, got an object",
     }
     assert scf_env.snapshot()["requests"] == 0
+
+
+def test_deeply_nested_json_is_a_400_and_a_poison_record(app: Application, scf_env: SmsEmulator) -> None:
+    response = app.handle(http_event("[" * 1000 + "]" * 1000), scf_context())
+    assert response["statusCode"] == 400
+    assert body_of(response)["Error"]["Code"] == "InvalidParameter.MalformedJson"
+    summary = app.handle(ckafka_event([{"SerialNo": "d-0"}, "[" * 1000, {"SerialNo": "d-2"}]), scf_context())
+    assert (summary["Reported"], summary["Skipped"]) == (2, 1)
+
+
+def test_a_copy_of_a_failed_message_in_one_request_fails_too(app: Application, scf_env: SmsEmulator) -> None:
+    scf_env.inject(Fault(error_code="FailedOperation.X", serial_no="dup"))
+    response = app.handle(http_event([{"SerialNo": "dup"}, {"SerialNo": "dup"}]), scf_context())
+    assert [entry["Outcome"] for entry in body_of(response)["Results"]] == ["skipped", "skipped"]
+    response = app.handle(http_event([{"SerialNo": "ok"}, {"SerialNo": "ok"}]), scf_context())
+    assert [entry["Outcome"] for entry in body_of(response)["Results"]] == ["reported", "duplicate"]
+
+
+def test_a_lone_surrogate_is_invalid_input_on_every_trigger(app: Application, scf_env: SmsEmulator) -> None:
+    response = app.handle(http_event('{"SerialNo": "a\\ud800"}'), scf_context())
+    assert response["statusCode"] == 400
+    assert body_of(response)["Errors"][0]["Field"] == "SerialNo"
+    assert app.handle({"SerialNo": "a\ud800"}, scf_context())["StatusCode"] == 400
+    summary = app.handle(ckafka_event(['{"SerialNo": "a\\ud800"}', {"SerialNo": "fine"}]), scf_context())
+    assert (summary["Skipped"], summary["Reported"]) == (1, 1)
+
+
+def test_any_non_string_body_gets_an_integration_response(app: Application, scf_env: SmsEmulator) -> None:
+    for body in ({"SerialNo": "x"}, ["x"], 5, True):
+        response = app.handle({"httpMethod": "POST", "headers": {}, "body": body}, scf_context())
+        assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
+        assert body_of(response)["Error"]["Code"] == "InvalidParameter.MalformedBody"

@@ -62,7 +62,7 @@ def test_a_failed_report_is_released_so_a_retry_reports_it(
 ) -> None:
     monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
     scf_env.inject(Fault(error_code="InvalidParameterValue"))
-    assert app.handle({"SerialNo": "x"}, scf_context())["StatusCode"] == 502
+    assert app.handle({"SerialNo": "x"}, scf_context())["StatusCode"] == 422
     assert app.handle({"SerialNo": "x"}, scf_context())["StatusCode"] == 200
     assert len(scf_env.reports) == 1
 
@@ -282,3 +282,39 @@ def test_redis_refusing_connections_reports_anyway(
     assert response["statusCode"] == 200
     assert len(_warnings(out)) == 1
     assert "hunter2" not in out
+
+
+def test_the_in_progress_mark_outlives_the_invocation(
+    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer
+) -> None:
+    import redis
+
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    seen: list[int] = []
+    scf_env.on_request = lambda: seen.append(int(client.pttl(store_key("1400006666:mark-1"))))
+    assert app.handle({"SerialNo": "mark-1"}, scf_context(time_limit_in_ms=3000))["StatusCode"] == 200
+    [ttl_ms] = seen
+    # Seen during the call: the whole 3 s limit plus the 1 s grace, less the little time already spent.
+    assert 3500 < ttl_ms <= 4000
+
+
+def test_a_trickling_answer_never_lets_a_second_instance_report_the_same_serial(
+    scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, redis_env: RedisServer
+) -> None:
+    monkeypatch.setenv("SMS_TIMEOUT_SECONDS", "0.2")
+    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
+    first, second = Application(), Application()
+    answers: list[dict[str, Any]] = []
+
+    def second_instance_tries_meanwhile() -> None:
+        if not answers:
+            answers.append(second.handle(http_event({"SerialNo": "slow-1"}), scf_context(time_limit_in_ms=3000)))
+
+    scf_env.on_request = second_instance_tries_meanwhile
+    scf_env.inject(Fault(trickle=0.02, serial_no="slow-1"))
+    with pytest.raises(RetryLater):
+        first.handle({"SerialNo": "slow-1"}, scf_context(time_limit_in_ms=3000))
+    [meanwhile] = answers
+    assert (meanwhile["statusCode"], body_of(meanwhile)["Error"]["Code"]) == (503, "ResourceUnavailable.InProgress")
+    assert [report["SerialNo"] for report in scf_env.reports] == ["slow-1"]  # the API saw it once

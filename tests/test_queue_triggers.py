@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import pytest
-from conftest import body_of, ckafka_event, load_event, log_lines, scf_context
+from conftest import body_of, ckafka_event, http_event, load_event, log_lines, scf_context
 
 from emulator import Fault, SmsEmulator
 from sms_conversion.handler import Application
@@ -24,6 +25,7 @@ def test_sample_queue_events_are_reported(
     assert summary == {
         "Trigger": trigger,
         "Records": count,
+        "Messages": count,
         "Reported": count,
         "Duplicates": 0,
         "Skipped": 0,
@@ -64,13 +66,26 @@ def test_poison_records_in_the_middle_are_skipped_with_coordinates(
     )
     event["Records"].insert(2, {"Ckafka": None})
     summary = app.handle(event, scf_context())
-    # Every count is of records: the array record (k-4a, k-4b) counts once.
-    assert summary == {"Trigger": "ckafka", "Records": 7, "Reported": 3, "Duplicates": 0, "Skipped": 4, "Failed": 0}
+    # Counts are of conversions: the array record (k-4a, k-4b) counts two; a poison record, one.
+    assert summary == {
+        "Trigger": "ckafka",
+        "Records": 7,
+        "Messages": 8,
+        "Reported": 4,
+        "Duplicates": 0,
+        "Skipped": 4,
+        "Failed": 0,
+    }
     assert sorted(report["SerialNo"] for report in scf_env.reports) == ["k-0", "k-4a", "k-4b", "k-5"]
     skipped = [line for line in log_lines(capsys.readouterr().out) if line.get("outcome") == "skipped"]
-    by_record = {line["coordinates"]["record"]: line for line in skipped}
+    by_record = {line["record"]: line for line in skipped}
     assert sorted(by_record) == [1, 2, 3, 4]
-    assert by_record[1]["coordinates"] == {"record": 1, "topic": "conversions", "partition": 3, "offset": 101}
+    assert {key: by_record[1][key] for key in ("record", "topic", "partition", "offset")} == {
+        "record": 1,
+        "topic": "conversions",
+        "partition": 3,
+        "offset": 101,
+    }
     assert "not valid JSON" in by_record[1]["reason"]
     assert "null" in by_record[2]["reason"]
     assert "SerialNo: must not be empty" in by_record[3]["reason"]
@@ -90,7 +105,12 @@ def test_retryable_failure_raises_after_the_whole_batch(
     assert sorted(report["SerialNo"] for report in scf_env.reports) == ["k-0", "k-2", "k-3", "k-4"]
     lines = log_lines(capsys.readouterr().out)
     [retry] = [line for line in lines if line.get("event") == "batch_retry"]
-    assert retry["records_left"] == [{"record": 1, "topic": "verification-success", "partition": 0, "offset": 41}]
+    assert (retry["records_left_count"], retry["level"]) == (1, "WARNING")
+    assert retry["records_left"] == "topic verification-success partition 0 offset 41"
+    [failed] = [line for line in lines if line.get("outcome") == "failed"]
+    assert (failed["serial_no"], failed["offset"], failed["code"]) == ("k-1", 41, "InternalError.SendAndRecvFail")
+    [invocation] = [line for line in lines if line.get("event") == "invocation"]
+    assert (invocation["raised"], invocation["reason"], invocation["level"]) == (True, "retry", "WARNING")
 
 
 def test_redelivered_batch_reports_only_what_failed(
@@ -102,7 +122,15 @@ def test_redelivered_batch_reports_only_what_failed(
     with pytest.raises(RetryLater):
         app.handle(event, scf_context())
     summary = app.handle(event, scf_context(request_id="redelivery"))
-    assert summary == {"Trigger": "ckafka", "Records": 4, "Reported": 1, "Duplicates": 3, "Skipped": 0, "Failed": 0}
+    assert summary == {
+        "Trigger": "ckafka",
+        "Records": 4,
+        "Messages": 4,
+        "Reported": 1,
+        "Duplicates": 3,
+        "Skipped": 0,
+        "Failed": 0,
+    }
     assert sorted(report["SerialNo"] for report in scf_env.reports) == ["k-0", "k-1", "k-2", "k-3"]
 
 
@@ -129,6 +157,7 @@ def test_empty_batch_is_an_explicit_empty_summary(app: Application, scf_env: Sms
     assert app.handle({"Records": []}, scf_context()) == {
         "Trigger": "queue",
         "Records": 0,
+        "Messages": 0,
         "Reported": 0,
         "Duplicates": 0,
         "Skipped": 0,
@@ -201,3 +230,40 @@ def test_push_with_retryable_failure_is_non_2xx(
     response = push(app, "cmq_push.json")
     assert response["statusCode"] == 502
     assert body_of(response)["Retryable"] is True
+
+
+def test_a_record_carrying_100_messages_counts_100_conversions(app: Application, scf_env: SmsEmulator) -> None:
+    summary = app.handle(ckafka_event([[{"SerialNo": f"many-{i}"} for i in range(100)]]), scf_context())
+    assert (summary["Records"], summary["Messages"], summary["Reported"]) == (1, 100, 100)
+
+
+@pytest.mark.parametrize("publish_time", ["²", 10**400, "1e400", "١٢٣", float("nan"), [1], {"a": 1}])
+def test_a_doubtful_publish_time_is_ignored_never_an_error(
+    app: Application, scf_env: SmsEmulator, publish_time: Any
+) -> None:
+    event = load_event("cmq_topic.json")
+    event["Records"] = event["Records"][:1]
+    event["Records"][0]["CMQ"]["publishTime"] = publish_time
+    assert app.handle(event, scf_context())["Reported"] == 1
+    assert scf_env.reports[0]["ConversionTime"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_encoded"),
+    [
+        ("x" * (64 * 1024 + 1), False),
+        ("not base64!", True),
+        (base64.b64encode(b"\xff\xfe not utf-8").decode(), True),
+        ("{not json", False),
+    ],
+)
+def test_an_unreadable_push_is_acknowledged_so_the_queue_does_not_redeliver_it_for_a_day(
+    app: Application, scf_env: SmsEmulator, body: str, base64_encoded: bool
+) -> None:
+    event = http_event(body, headers={"x-cmq-message-id": "m-9", "content-type": "text/plain"})
+    event["isBase64Encoded"] = base64_encoded
+    response = app.handle(event, scf_context())
+    assert response["statusCode"] == 200
+    assert body_of(response)["Outcome"] == "skipped"
+    assert body_of(response)["MsgId"] == "m-9"
+    assert scf_env.snapshot()["requests"] == 0

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ckafka_event, http_event, load_event, scf_context
+from conftest import body_of, ckafka_event, http_event, load_event, scf_context
 
 from emulator import TEMPORARY_KEY, Fault, SmsEmulator
 from sms_conversion import logs
@@ -173,3 +173,20 @@ def test_signing_secrets_signatures_and_push_tokens_never_appear(
     everything = "\n".join([*map(repr, answers), out, err, raw_records.getvalue()])
     for value in (secret, token, token[:-1], good.removeprefix("sha256="), bad.removeprefix("sha256=")):
         assert value not in everything
+
+
+def test_upstream_text_echoing_credentials_is_redacted_before_truncation(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    echo = (
+        "x" * 250
+        + f" X-TC-Token: {TEMPORARY_KEY.token} Authorization: TC3-HMAC-SHA256 Signature={'ab' * 32} "
+        + TEMPORARY_KEY.secret_key
+    )
+    scf_env.inject(Fault(error_code="InvalidParameterValue", error_message=echo))
+    response = app.handle(http_event({"SerialNo": "echo"}), scf_context())
+    output = capsys.readouterr().out + response["body"]
+    assert TEMPORARY_KEY.token is not None
+    for secret in (TEMPORARY_KEY.token, TEMPORARY_KEY.token[:20], "ab" * 32, "abababab", TEMPORARY_KEY.secret_key):
+        assert secret not in output
+    assert "[REDACTED]" in body_of(response)["Error"]["Message"]

@@ -218,7 +218,7 @@ def test_on_a_queue_a_refused_app_id_is_skipped_and_the_rest_reported(
     assert (summary["Reported"], summary["Skipped"], summary["Failed"]) == (1, 1, 0)
     [skipped] = [line for line in log_lines(capsys.readouterr().out) if line.get("outcome") == "skipped"]
     assert skipped["code"] == "UnauthorizedOperation.SmsSdkAppIdNotAllowed"
-    assert skipped["coordinates"]["offset"] == 1
+    assert skipped["offset"] == 1
     assert [report["SerialNo"] for report in scf_env.reports] == ["q-0"]
 
 

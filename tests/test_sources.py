@@ -10,23 +10,25 @@ from conftest import EVENTS, load_event
 
 from sms_conversion.sources import (
     MAX_BODY_BYTES,
-    DirectInvocation,
+    Adapted,
+    AnswerKind,
+    Coordinates,
     HttpRequest,
-    Invocation,
     QueueBatch,
     UnrecognisedEvent,
     adapt,
+    recognise,
 )
 
 NOW = 1_700_000_100.0
 
 
-def recognise(event: Any) -> Invocation:
-    return adapt(event, NOW)
+def unwrap(event: Any) -> Adapted:
+    return adapt(recognise(event), event, NOW)
 
 
 def http(body: Any, is_base64: bool = False) -> HttpRequest:
-    request = recognise({"httpMethod": "POST", "body": body, "isBase64Encoded": is_base64, "requestContext": {}})
+    request = unwrap({"httpMethod": "POST", "body": body, "isBase64Encoded": is_base64, "requestContext": {}})
     assert isinstance(request, HttpRequest)
     return request
 
@@ -45,8 +47,15 @@ EXPECTED_TRIGGER = {
 }
 
 
-def trigger_of(invocation: Any) -> str:
-    return "direct" if isinstance(invocation, DirectInvocation) else invocation.trigger
+ANSWER_OF_TRIGGER = {
+    "apigw": AnswerKind.HTTP,
+    "function_url": AnswerKind.HTTP,
+    "cmq_push": AnswerKind.HTTP,
+    "cmq": AnswerKind.QUEUE,
+    "ckafka": AnswerKind.QUEUE,
+    "tdmq": AnswerKind.QUEUE,
+    "direct": AnswerKind.DIRECT,
+}
 
 
 def test_every_sample_event_has_an_expected_trigger() -> None:
@@ -54,12 +63,46 @@ def test_every_sample_event_has_an_expected_trigger() -> None:
 
 
 @pytest.mark.parametrize(("name", "trigger"), sorted(EXPECTED_TRIGGER.items()))
-def test_sample_events_are_recognised(name: str, trigger: str) -> None:
-    assert trigger_of(recognise(load_event(name))) == trigger
+def test_sample_events_are_recognised_with_their_answer_kind(name: str, trigger: str) -> None:
+    event = load_event(name)
+    source = recognise(event)
+    assert (source.trigger, source.answer) == (trigger, ANSWER_OF_TRIGGER[trigger])
+    assert unwrap(event).trigger == trigger
+
+
+def test_a_tdmq_event_without_data_is_a_queue_batch_with_one_poison_record() -> None:
+    """The answer kind is decided once: the adapter that recognised the event is the one that unwraps it."""
+    event = {"type": "connector:tdmq", "source": "tdmq.cloud.tencent"}
+    assert recognise(event).answer is AnswerKind.QUEUE
+    batch = unwrap(event)
+    assert isinstance(batch, QueueBatch)
+    [record] = batch.records
+    assert record.problem == "TDMQ event has no data"
+
+
+@pytest.mark.parametrize(
+    ("event", "answer"),
+    [
+        ("text", AnswerKind.DIRECT),
+        ({"Records": "x"}, AnswerKind.DIRECT),
+        ({"httpMethod": "POST", "headers": 5, "body": ""}, AnswerKind.HTTP),
+        ([{"SerialNo": "x"}], AnswerKind.DIRECT),
+    ],
+)
+def test_recognition_looks_only_at_the_top_level_and_never_raises(event: Any, answer: AnswerKind) -> None:
+    assert recognise(event).answer is answer
+
+
+def test_coordinates_are_flat_fields_and_one_readable_phrase() -> None:
+    coordinates = Coordinates(4, topic="t", partition=3, offset=101)
+    assert coordinates.fields() == {"record": 4, "topic": "t", "partition": 3, "offset": 101}
+    assert coordinates.short() == "topic t partition 3 offset 101"
+    assert Coordinates(2).short() == "record 2"
+    assert Coordinates(0, msg_id="m-1").fields() == {"record": 0, "msg_id": "m-1"}
 
 
 def test_header_names_are_case_insensitive_and_lists_joined() -> None:
-    request = recognise({"httpMethod": "post", "headers": {"X-CMQ-Message-Id": "1", "Accept": ["a", "b"]}, "body": ""})
+    request = unwrap({"httpMethod": "post", "headers": {"X-CMQ-Message-Id": "1", "Accept": ["a", "b"]}, "body": ""})
     assert isinstance(request, HttpRequest)
     assert request.trigger == "cmq_push"
     assert request.method == "POST"
@@ -67,7 +110,7 @@ def test_header_names_are_case_insensitive_and_lists_joined() -> None:
 
 
 def test_base64_body_is_decoded() -> None:
-    request = recognise(load_event("apigw_base64.json"))
+    request = unwrap(load_event("apigw_base64.json"))
     assert isinstance(request, HttpRequest)
     assert request.problem is None
     assert request.raw_body is not None
@@ -109,26 +152,26 @@ def test_http_body_that_is_not_a_string_is_a_400_problem_not_an_unrecognised_eve
 
 
 def test_ckafka_coordinates_accept_both_partition_spellings() -> None:
-    batch = recognise(load_event("ckafka.json"))
+    batch = unwrap(load_event("ckafka.json"))
     assert isinstance(batch, QueueBatch)
     assert [record.coordinates for record in batch.records] == [
-        {"record": 0, "topic": "verification-success", "partition": 1, "offset": 36},
-        {"record": 1, "topic": "verification-success", "partition": 1, "offset": 37},
+        Coordinates(0, topic="verification-success", partition=1, offset=36),
+        Coordinates(1, topic="verification-success", partition=1, offset=37),
     ]
 
 
 def test_cmq_records_keep_msg_id_and_publish_time() -> None:
-    batch = recognise(load_event("cmq_topic.json"))
+    batch = unwrap(load_event("cmq_topic.json"))
     assert isinstance(batch, QueueBatch)
-    assert batch.records[0].coordinates["msgId"] == "123345346"
+    assert batch.records[0].coordinates.msg_id == "123345346"
     assert batch.records[0].publish_time == 1_700_000_000
 
 
 def test_tdmq_event_unwraps_data_msg_body() -> None:
-    batch = recognise(load_event("tdmq_eventbridge.json"))
+    batch = unwrap(load_event("tdmq_eventbridge.json"))
     assert isinstance(batch, QueueBatch)
     [record] = batch.records
-    assert record.coordinates["msgId"] == "123345346"
+    assert record.coordinates.msg_id == "123345346"
     assert record.payload["SerialNo"].endswith("629")
 
 
@@ -145,13 +188,13 @@ def test_tdmq_event_unwraps_data_msg_body() -> None:
     ],
 )
 def test_malformed_records_of_a_known_queue_are_poison_not_errors(records: list[Any], problem: str) -> None:
-    batch = recognise({"Records": records})
+    batch = unwrap({"Records": records})
     assert isinstance(batch, QueueBatch)
     assert any(record.problem and problem in record.problem for record in batch.records)
 
 
 def test_empty_records_is_an_empty_batch() -> None:
-    batch = recognise({"Records": []})
+    batch = unwrap({"Records": []})
     assert isinstance(batch, QueueBatch)
     assert batch.records == []
 
@@ -170,24 +213,24 @@ def test_empty_records_is_an_empty_batch() -> None:
 )
 def test_unrecognised_events_are_named(event: Any, fragment: str) -> None:
     with pytest.raises(UnrecognisedEvent) as caught:
-        recognise(event)
+        unwrap(event)
     assert fragment in str(caught.value)
 
 
 def test_cmq_push_envelope_and_simplified_format() -> None:
-    envelope = recognise(load_event("cmq_push.json"))
-    simplified = recognise(load_event("cmq_push_simplified.json"))
+    envelope = unwrap(load_event("cmq_push.json"))
+    simplified = unwrap(load_event("cmq_push_simplified.json"))
     assert isinstance(envelope, HttpRequest)
     assert isinstance(simplified, HttpRequest)
     record = envelope.push
     assert record is not None
-    assert record.coordinates["msgId"] == "6942316962"
+    assert record.coordinates.msg_id == "6942316962"
     assert record.publish_time == 1_700_000_000
     assert record.payload["SerialNo"].endswith("623")
     raw = simplified.push
     assert raw is not None
     assert raw.payload["SerialNo"].endswith("624")
-    assert raw.coordinates["msgId"] == "6942316963"
+    assert raw.coordinates.msg_id == "6942316963"
 
 
 @pytest.mark.parametrize(
@@ -202,15 +245,15 @@ def test_cmq_push_envelope_and_simplified_format() -> None:
     ],
 )
 def test_bad_record_bodies_are_poison_with_a_reason(body: Any, fragment: str) -> None:
-    batch = recognise({"Records": [{"Ckafka": {"topic": "t", "partition": 0, "offset": 7, "msgBody": body}}]})
+    batch = unwrap({"Records": [{"Ckafka": {"topic": "t", "partition": 0, "offset": 7, "msgBody": body}}]})
     assert isinstance(batch, QueueBatch)
     [record] = batch.records
     assert record.problem is not None
     assert fragment in record.problem
-    assert record.coordinates == {"record": 0, "topic": "t", "partition": 0, "offset": 7}
+    assert record.coordinates == Coordinates(0, topic="t", partition=0, offset=7)
 
 
 def test_coordinates_from_the_event_are_short_scalars() -> None:
-    batch = recognise({"Records": [{"CMQ": {"topicName": {"deep": [1]}, "msgId": "m" * 1000, "msgBody": "{}"}}]})
+    batch = unwrap({"Records": [{"CMQ": {"topicName": {"deep": [1]}, "msgId": "m" * 1000, "msgBody": "{}"}}]})
     assert isinstance(batch, QueueBatch)
-    assert batch.records[0].coordinates == {"record": 0, "topic": "<an object>", "msgId": "m" * 200}
+    assert batch.records[0].coordinates == Coordinates(0, topic="<an object>", msg_id="m" * 200)

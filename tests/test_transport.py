@@ -68,7 +68,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 def session_with(budget: float) -> tuple[requests.Session, transport.BoundedAdapter]:
     session = requests.Session()
-    adapter = transport.install(session)
+    adapter = transport.install(session, transport.BoundedAdapter())
     adapter.budget = budget
     return session, adapter
 

@@ -1,11 +1,15 @@
-"""One small flow per trigger kind: HTTP, queue, direct. Each goes down the stages once:
-adapted event → messages → allowlist → reports → answer."""
+"""One small flow per answer kind: HTTP, queue, direct. Each goes down the stages once:
+adapted event → messages → the reporting pipeline → log lines → answer.
+
+Results are objects (a record, its conversions, their outcomes), never parallel
+lists matched back by index. Configuration problems and missing credentials are
+raised to the handler, whose exception map answers them in the trigger's shape.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,19 +17,20 @@ from typing import Any
 from . import responder
 from .auth import authenticate
 from .clock import Deadline
-from .credentials import MissingCredentialsError
 from .instance import WarmInstance
 from .logs import LOGGER_NAME, safe_traceback
 from .message import ConversionMessage, InvalidMessage, parse_messages
-from .outcome import Outcome, Status
-from .responder import APP_ID_NOT_ALLOWED, Answer, RetryLater
+from .outcome import DeploymentFault, Status
+from .pipeline import Conversion
+from .responder import Answer, DeploymentFaultRaised, RetryLater
 from .settings import ConfigurationError, Settings
-from .sources import DirectInvocation, HttpRequest, QueueBatch, SourceRecord
+from .sources import Coordinates, DirectInvocation, HttpRequest, QueueBatch, SourceRecord
 
 logger = logging.getLogger(LOGGER_NAME)
 
 MISCONFIGURED = "InternalError.Misconfiguration"
 MISSING_CREDENTIALS = "InternalError.MissingCredentials"
+MAX_RECORDS_LEFT_TEXT = 300
 
 
 @dataclass
@@ -41,6 +46,12 @@ class Invocation:
     summary: dict[str, Any] = field(default_factory=dict)
     _misconfiguration_logged: bool = False
 
+    def configured(self) -> Settings:
+        """The settings, or ConfigurationError naming the bad variable (the handler answers it)."""
+        if self.settings is None:
+            raise ConfigurationError(str(self.config_problem))
+        return self.settings
+
     def misconfigured(self, reason: str, code: str = MISCONFIGURED) -> Answer:
         """Log the `misconfigured` event (once per invocation) and build the 500 answer."""
         if not self._misconfiguration_logged:
@@ -55,33 +66,18 @@ class Invocation:
         reserve = settings.REDIS_TIMEOUT_SECONDS if settings is not None and settings.REDIS_URL else 0.0
         return Deadline.for_invocation(self.instance.clock, self.started, self.time_limit, reserve, messages)
 
-    def report(self, settings: Settings, messages: Sequence[ConversionMessage]) -> list[Outcome]:
-        """Report what the allowlist lets through. Raises MissingCredentialsError before any call."""
-        allowed = settings.allowed_app_ids
-        outcomes: list[Outcome | None] = [None] * len(messages)
-        to_report: list[int] = []
-        for index, message in enumerate(messages):
-            if allowed is not None and message.SmsSdkAppId not in allowed:
-                outcomes[index] = _not_allowed()
-            else:
-                to_report.append(index)
-        if to_report:
-            self.instance.credential.get_credential_info()
-            reported = self.instance.batch_reporter(settings).report_all(
-                [messages[index] for index in to_report], self.deadline(len(messages))
-            )
-            for index, outcome in zip(to_report, reported, strict=True):
-                outcomes[index] = outcome
-        return [outcome for outcome in outcomes if outcome is not None]
-
-
-def _not_allowed() -> Outcome:
-    return Outcome(
-        Status.SKIPPED,
-        code=APP_ID_NOT_ALLOWED,
-        message="SmsSdkAppId is not in SMS_ALLOWED_SDK_APP_IDS",
-        attempted=False,
-    )
+    def report(self, settings: Settings, conversions: Sequence[Conversion]) -> list[DeploymentFault]:
+        """Through the pipeline, then one log line per message and one per deployment fault met."""
+        faults: list[DeploymentFault] = []
+        if conversions:
+            pipeline = self.instance.pipeline(settings)
+            faults = pipeline.report(conversions, self.deadline(len(conversions)))
+        now = self.instance.clock.now()
+        for conversion in conversions:
+            log_conversion(conversion, now)
+        if faults:
+            log_deployment_fault(faults)
+        return faults
 
 
 # ---- HTTP ----------------------------------------------------------------------------------
@@ -94,9 +90,7 @@ def http_flow(request: HttpRequest, invocation: Invocation) -> Answer:
         return responder.method_not_allowed(request_id)
     if request.problem is not None and request.problem.status == 413 and not request.is_queue_push:
         return responder.body_problem(request.problem, request_id)
-    settings = invocation.settings
-    if settings is None:
-        return invocation.misconfigured(str(invocation.config_problem))
+    settings = invocation.configured()
     if not settings.signing_secrets and not settings.CMQ_PUSH_TOKEN and invocation.instance.first_open_request():
         logger.warning(
             "HTTP route is open to anyone: set REPORT_SIGNING_SECRET (see README, Security)",
@@ -104,12 +98,9 @@ def http_flow(request: HttpRequest, invocation: Invocation) -> Answer:
         )
     failure = authenticate(request, settings.signing_secrets, settings.CMQ_PUSH_TOKEN, invocation.instance.clock.now())
     if failure is not None:
-        logger.warning(
-            "unauthenticated request refused",
-            extra={"event": "unauthorized", "code": failure.code, "trigger": request.trigger},
-        )
+        logger.warning("unauthenticated request refused", extra={"event": "unauthorized", "code": failure.code})
         return responder.unauthorized(failure.code, failure.message, request_id)
-    if request.is_queue_push and request.push is not None:
+    if request.push is not None:
         return _push(request.push, settings, invocation)
     if request.problem is not None:
         return responder.body_problem(request.problem, request_id)
@@ -118,16 +109,11 @@ def http_flow(request: HttpRequest, invocation: Invocation) -> Answer:
 
 def _push(record: SourceRecord, settings: Settings, invocation: Invocation) -> Answer:
     """A TDMQ-CMQ push has queue semantics over HTTP: a poison message is acknowledged (200)."""
-    messages, reason = _record_messages(record, settings, invocation)
-    if messages is None:
-        return responder.push_skipped(record.coordinates, str(reason), invocation.request_id)
-    try:
-        outcomes = invocation.report(settings, messages)
-    except MissingCredentialsError as exc:
-        return invocation.misconfigured(str(exc), MISSING_CREDENTIALS)
-    for message, outcome in zip(messages, outcomes, strict=True):
-        log_outcome(message, outcome, record.coordinates)
-    return responder.results(messages, outcomes, invocation.request_id, queue_semantics=True)
+    result = RecordResult.of(record, settings, invocation)
+    if result.problem is not None:
+        return responder.push_skipped(record.coordinates, result.problem, invocation.request_id)
+    invocation.report(settings, result.conversions)
+    return responder.results(result.conversions, invocation.request_id, queue_semantics=True)
 
 
 def report_payload(payload: Any, settings: Settings, invocation: Invocation) -> Answer:
@@ -138,69 +124,78 @@ def report_payload(payload: Any, settings: Settings, invocation: Invocation) -> 
     except InvalidMessage as exc:
         logger.warning("invalid message", extra={"event": "invalid_message", "reason": str(exc)})
         return responder.invalid_message(exc.errors, request_id, exc.too_large)
-    allowed = settings.allowed_app_ids
-    if allowed is not None:
-        refused = [index for index, message in enumerate(messages) if message.SmsSdkAppId not in allowed]
-        if refused:
-            # Arrays are all or nothing, as for validation.
-            indexes = refused if isinstance(payload, list) else [None]
-            logger.warning("app id not allowed", extra={"event": "app_id_not_allowed", "indexes": indexes})
-            return responder.not_allowed(indexes, request_id)
-    try:
-        outcomes = invocation.report(settings, messages)
-    except MissingCredentialsError as exc:
-        return invocation.misconfigured(str(exc), MISSING_CREDENTIALS)
-    for message, outcome in zip(messages, outcomes, strict=True):
-        log_outcome(message, outcome, None)
-    return responder.results(messages, outcomes, request_id)
+    refused = invocation.instance.app_policy(settings).refused(messages)
+    if refused:
+        # Arrays are all or nothing, as for validation.
+        indexes = refused if isinstance(payload, list) else [None]
+        logger.warning(
+            "app id not allowed",
+            extra={"event": "app_id_not_allowed", "indexes": ",".join(str(index) for index in refused)},
+        )
+        return responder.not_allowed(indexes, request_id)
+    items = range(len(messages)) if isinstance(payload, list) else [None]
+    conversions = [Conversion(message, item=item) for message, item in zip(messages, items, strict=True)]
+    invocation.report(settings, conversions)
+    return responder.results(conversions, request_id)
 
 
 # ---- queues --------------------------------------------------------------------------------
 
 
+@dataclass
+class RecordResult:
+    """One queue record: its conversions, or why it is poison."""
+
+    record: SourceRecord
+    conversions: list[Conversion] = field(default_factory=list)
+    problem: str | None = None
+
+    @classmethod
+    def of(cls, record: SourceRecord, settings: Settings, invocation: Invocation) -> RecordResult:
+        """A record's conversions, or its problem after logging it as skipped. Never raises."""
+        messages, problem = _record_messages(record, settings, invocation)
+        if messages is None:
+            return cls(record, problem=problem)
+        several = len(messages) > 1
+        conversions = [
+            Conversion(message, origin=record.coordinates, item=item if several else None)
+            for item, message in enumerate(messages)
+        ]
+        return cls(record, conversions)
+
+    @property
+    def statuses(self) -> list[Status]:
+        """Its messages' statuses; a poison record counts as one skipped message."""
+        if self.problem is not None:
+            return [Status.SKIPPED]
+        return [conversion.outcome.status for conversion in self.conversions if conversion.outcome is not None]
+
+    @property
+    def failed(self) -> bool:
+        return Status.FAILED in self.statuses
+
+
 def queue_flow(batch: QueueBatch, invocation: Invocation) -> dict[str, Any]:
     """Every record processed; raises RetryLater (after the whole batch) when a retry can help."""
-    settings = invocation.settings
-    if settings is None:
-        invocation.misconfigured(str(invocation.config_problem))
-        # Raise: the batch is redelivered once the operator fixes the variable.
-        raise ConfigurationError(str(invocation.config_problem))
-    messages: list[ConversionMessage] = []
-    owners: list[int] = []  # the record each message came from
-    statuses: list[Status | None] = []
-    for number, record in enumerate(batch.records):
-        decoded, _ = _record_messages(record, settings, invocation)
-        if decoded is None:
-            statuses.append(Status.SKIPPED)
-            continue
-        statuses.append(None)
-        messages.extend(decoded)
-        owners.extend([number] * len(decoded))
-    try:
-        outcomes = invocation.report(settings, messages) if messages else []
-    except MissingCredentialsError as exc:
-        invocation.misconfigured(str(exc), MISSING_CREDENTIALS)
-        raise ConfigurationError(str(exc)) from None
-    per_record: dict[int, list[Outcome]] = {}
-    messages_of = Counter(owners)
-    for message, owner, outcome in zip(messages, owners, outcomes, strict=True):
-        coordinates = batch.records[owner].coordinates
-        if messages_of[owner] > 1:
-            coordinates = {**coordinates, "item": len(per_record.get(owner, []))}
-        log_outcome(message, outcome, coordinates)
-        per_record.setdefault(owner, []).append(outcome)
-    final = [
-        status if status is not None else responder.record_status(per_record[number])
-        for number, status in enumerate(statuses)
-    ]
-    summary = responder.queue_summary(batch.trigger, final)
-    invocation.summary.update({name.lower(): value for name, value in summary.items()})
-    left = [batch.records[number].coordinates for number, status in enumerate(final) if status is Status.RETRYABLE]
+    settings = invocation.configured()
+    records = [RecordResult.of(record, settings, invocation) for record in batch.records]
+    faults = invocation.report(settings, [conversion for result in records for conversion in result.conversions])
+    summary = responder.queue_summary(
+        batch.trigger, len(records), [status for result in records for status in result.statuses]
+    )
+    invocation.summary.update({name.lower(): value for name, value in summary.items() if name != "Trigger"})
+    left = [result.record.coordinates for result in records if result.failed]
     if left:
-        logger.error(
+        text = ", ".join(coordinates.short() for coordinates in left)
+        if len(text) > MAX_RECORDS_LEFT_TEXT:
+            text = text[: MAX_RECORDS_LEFT_TEXT - 1] + "…"
+        logger.warning(
             "records left for redelivery: raising so SCF retries the batch",
-            extra={"event": "batch_retry", "records_left": left[:100], "records_left_count": len(left)},
+            extra={"event": "batch_retry", "records_left_count": len(left), "records_left": text},
         )
+        if faults:
+            first = faults[0]
+            raise DeploymentFaultRaised(f"{first.code}: {first.hint}; {json.dumps(summary)}")
         raise RetryLater(json.dumps(summary))
     return summary
 
@@ -231,12 +226,7 @@ def _record_messages(
                 "unexpected error validating a record",
                 extra={"event": "unexpected_error", "exception": exception, "traceback": safe_traceback(exc)},
             )
-    fields: dict[str, Any] = {
-        "event": "record",
-        "outcome": "skipped",
-        "coordinates": record.coordinates,
-        "reason": reason,
-    }
+    fields: dict[str, Any] = {"event": "record", "outcome": "skipped", **record.coordinates.fields(), "reason": reason}
     if exception is not None:
         fields["exception"] = exception
     logger.warning("record skipped", extra=fields)
@@ -248,40 +238,64 @@ def _record_messages(
 
 def direct_flow(direct: DirectInvocation, invocation: Invocation) -> dict[str, Any]:
     """The HTTP body with StatusCode inside; raises RetryLater only when a retry can help."""
-    settings = invocation.settings
-    if settings is None:
-        return invocation.misconfigured(str(invocation.config_problem)).as_direct()
-    answer = report_payload(direct.payload, settings, invocation)
+    answer = report_payload(direct.payload, invocation.configured(), invocation)
     invocation.summary["status"] = answer.status
     if answer.retryable:
         raise RetryLater(json.dumps(answer.as_direct(), ensure_ascii=False))
     return answer.as_direct()
 
 
-# ---- per-message log lines -----------------------------------------------------------------
+# ---- log lines -----------------------------------------------------------------------------
 
 _LEVELS = {
     Status.REPORTED: logging.INFO,
     Status.DUPLICATE: logging.INFO,
     Status.SKIPPED: logging.WARNING,
-    Status.RETRYABLE: logging.WARNING,
+    Status.FAILED: logging.WARNING,
 }
 
 
-def log_outcome(message: ConversionMessage, outcome: Outcome, coordinates: dict[str, Any] | None) -> None:
+def log_conversion(conversion: Conversion, now: float) -> None:
+    """One line per message, carrying what is needed to report it again (`make backfill --from-logs`)."""
+    message, outcome = conversion.message, conversion.outcome
+    if outcome is None:
+        return
     fields: dict[str, Any] = {
         "event": "record",
-        "outcome": responder.outcome_label(outcome.status, queue=coordinates is not None),
+        "outcome": outcome.status.value,
         "serial_no": message.SerialNo,
         "sms_sdk_app_id": message.SmsSdkAppId,
-        "api_request_id": outcome.request_id,
-        "latency_ms": round(outcome.latency_ms, 1),
         "attempts": outcome.attempts,
+        "latency_ms": round(outcome.latency_ms, 1),
     }
-    if coordinates is not None:
-        fields["coordinates"] = coordinates
+    if message.ConversionTime is not None:
+        fields["conversion_time"] = message.ConversionTime
+        if outcome.status is Status.REPORTED:
+            fields["lag_seconds"] = max(0, round(now - message.ConversionTime))
+    if outcome.request_id:
+        fields["api_request_id"] = outcome.request_id
+    if isinstance(conversion.origin, Coordinates):
+        fields.update(conversion.origin.fields())
+    if conversion.item is not None:
+        fields["item"] = conversion.item
     if outcome.code:
         fields["code"] = outcome.code
     if outcome.message and outcome.status is not Status.REPORTED:
         fields["reason"] = outcome.message
     logger.log(_LEVELS[outcome.status], "record %s", fields["outcome"], extra=fields)
+
+
+def log_deployment_fault(faults: Sequence[DeploymentFault]) -> None:
+    """One ERROR line per invocation: the first fault met, and how many there were."""
+    first = faults[0]
+    fields: dict[str, Any] = {
+        "event": "deployment_fault",
+        "code": first.code,
+        "scope": first.scope.value,
+        "hint": first.hint,
+        "reason": first.message,
+        "faults": len(faults),
+    }
+    if first.app_id is not None:
+        fields["sms_sdk_app_id"] = first.app_id
+    logger.error("deployment fault: reporting stopped; %s", first.hint, extra=fields)

@@ -1,9 +1,10 @@
-"""One invocation's lifecycle: context, settings, adapter, the flow for its trigger, and the last-resort boundary.
+"""One invocation's lifecycle: context, settings, the adapter, the flow for its answer kind, and the boundary.
 
-Whatever goes wrong, an HTTP event gets a well-formed integration response, a
-queue event raises (so SCF redelivers) and a direct invocation gets the 500
-body; the `unexpected_error` log line holds the exception's type and a
-redacted traceback.
+The adapter that recognises the event decides the answer kind once. Whatever
+goes wrong after that, the exception map below answers in that kind's shape:
+an HTTP event gets a well-formed integration response, a queue event raises
+(so SCF redelivers) and a direct invocation gets the 500 body; the
+`unexpected_error` log line holds the exception's type and a redacted traceback.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from typing import Any
 
 from . import logs, responder
 from .clock import time_limit_seconds
-from .flows import Invocation, direct_flow, http_flow, queue_flow
+from .credentials import MissingCredentialsError
+from .flows import MISCONFIGURED, MISSING_CREDENTIALS, Invocation, direct_flow, http_flow, queue_flow
 from .instance import WarmInstance
-from .responder import InvocationFailed, RetryLater
+from .responder import DeploymentFaultRaised, InvocationFailed, RetryLater
 from .settings import ConfigurationError, Settings, load_settings
-from .sources import HttpRequest, QueueBatch, UnrecognisedEvent, adapt
+from .sources import DIRECT, AnswerKind, HttpRequest, QueueBatch, Source, UnrecognisedEvent, adapt, recognise
 
 logger = logging.getLogger(logs.LOGGER_NAME)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-HTTP, QUEUE, DIRECT = "http", "queue", "direct"
 
 
 class Application:
@@ -40,37 +41,35 @@ class Application:
         started = clock.monotonic()
         context = context if isinstance(context, dict) else {}
         request_id = _request_id(context.get("request_id"))
-        logs.invocation_fields.fields = {"request_id": request_id, "cold_start": self.instance.take_cold_start()}
-        kind = _kind(event)
+        source = _recognised(event)
+        logs.invocation_fields.fields = {
+            "request_id": request_id,
+            "cold_start": self.instance.take_cold_start(),
+            "trigger": source.trigger,
+        }
         invocation: Invocation | None = None
+        raised: str | None = None
         try:
             invocation = self._begin(context, started, request_id)
-            return self._run(event, kind, invocation)
-        except (RetryLater, ConfigurationError):
-            raise  # deliberate: the platform redelivers, and the reason was logged
+            return self._run(source, event, invocation)
         except Exception as exc:
-            logger.error(
-                "unexpected error",
-                extra={
-                    "event": "unexpected_error",
-                    "exception": type(exc).__name__,
-                    "traceback": logs.safe_traceback(exc),
-                },
-            )
-            if kind == QUEUE:
-                raise InvocationFailed(f"unexpected {type(exc).__name__}; see the unexpected_error log line") from None
-            answer = responder.unexpected(request_id)
-            return answer.as_http() if kind == HTTP else answer.as_direct()
+            try:
+                return self._answer_exception(exc, source.answer, invocation, request_id)
+            except Exception as final:
+                raised = _raise_reason(final)
+                raise
         finally:
             summary = invocation.summary if invocation is not None else {}
-            logger.info(
-                "invocation finished",
-                extra={
-                    "event": "invocation",
-                    **summary,
-                    "duration_ms": round((clock.monotonic() - started) * 1000, 1),
-                },
-            )
+            fields: dict[str, Any] = {
+                "event": "invocation",
+                **summary,
+                "duration_ms": round((clock.monotonic() - started) * 1000, 1),
+            }
+            if raised is not None:
+                fields["raised"] = True
+                fields["reason"] = raised
+            # The reason of a raise was logged at ERROR by its own event (or is a retry): this line is the summary.
+            logger.log(logging.WARNING if "raised" in fields else logging.INFO, "invocation finished", extra=fields)
             logs.invocation_fields.fields = {}
 
     def _begin(self, context: dict[str, Any], started: float, request_id: str) -> Invocation:
@@ -92,16 +91,13 @@ class Application:
         logs.configure(settings.LOG_LEVEL if settings else "INFO")
         return Invocation(self.instance, request_id, started, limit, settings, problem)
 
-    def _run(self, event: Any, kind: str, invocation: Invocation) -> Any:
+    def _run(self, source: Source, event: Any, invocation: Invocation) -> Any:
         try:
-            adapted = self.adapt(event, self.instance.clock.now())
+            adapted = self.adapt(source, event, self.instance.clock.now())
         except UnrecognisedEvent as exc:
-            invocation.summary["trigger"] = "unknown"
             logger.error("unrecognised event", extra={"event": "unrecognised_event", "reason": str(exc)})
             answer = responder.unrecognised(str(exc), invocation.request_id)
-            return answer.as_http() if kind == HTTP else answer.as_direct()
-        trigger = adapted.trigger if isinstance(adapted, (HttpRequest, QueueBatch)) else "direct"
-        invocation.summary["trigger"] = logs.invocation_fields.fields["trigger"] = trigger
+            return answer.as_http() if source.answer is AnswerKind.HTTP else answer.as_direct()
         if isinstance(adapted, HttpRequest):
             answer = http_flow(adapted, invocation)
             invocation.summary["status"] = answer.status
@@ -110,15 +106,46 @@ class Application:
             return queue_flow(adapted, invocation)
         return direct_flow(adapted, invocation)
 
+    def _answer_exception(
+        self, exc: Exception, kind: AnswerKind, invocation: Invocation | None, request_id: str
+    ) -> Any:
+        """The exception map: each exception's answer in the shape the trigger needs (or a raise)."""
+        if isinstance(exc, RetryLater):
+            raise exc  # deliberate: the platform redelivers, and the reason was logged
+        if isinstance(exc, (ConfigurationError, MissingCredentialsError)) and invocation is not None:
+            code = MISSING_CREDENTIALS if isinstance(exc, MissingCredentialsError) else MISCONFIGURED
+            answer = invocation.misconfigured(str(exc), code)
+            if kind is AnswerKind.QUEUE:
+                # Raise: the batch is redelivered once the operator fixes the variable.
+                raise ConfigurationError(str(exc)) from None
+            invocation.summary["status"] = answer.status
+            return answer.as_http() if kind is AnswerKind.HTTP else answer.as_direct()
+        logger.error(
+            "unexpected error",
+            extra={"event": "unexpected_error", "exception": type(exc).__name__, "traceback": logs.safe_traceback(exc)},
+        )
+        if kind is AnswerKind.QUEUE:
+            raise InvocationFailed(f"unexpected {type(exc).__name__}; see the unexpected_error log line") from None
+        answer = responder.unexpected(request_id)
+        return answer.as_http() if kind is AnswerKind.HTTP else answer.as_direct()
 
-def _kind(event: object) -> str:
-    """What answer shape the event needs, decided before anything can fail."""
-    if isinstance(event, dict):
-        if "Records" in event or event.get("type") == "connector:tdmq":
-            return QUEUE
-        if "httpMethod" in event:
-            return HTTP
-    return DIRECT
+
+def _raise_reason(exc: Exception) -> str:
+    """Why an invocation raised, for its `invocation` line."""
+    if isinstance(exc, DeploymentFaultRaised):
+        return "deployment_fault"
+    if isinstance(exc, RetryLater):
+        return "retry"
+    if isinstance(exc, ConfigurationError):
+        return "misconfigured"
+    return "unexpected_error"
+
+
+def _recognised(event: object) -> Source:
+    try:
+        return recognise(event)
+    except Exception:  # recognise reads only top-level keys; a hostile mapping type could still raise
+        return DIRECT
 
 
 def _check_against_limit(settings: Settings, limit: float) -> None:

@@ -1,18 +1,20 @@
 """What a warm instance keeps between invocations: SDK clients (and their
 connections), the rate limiter's window, the in-memory idempotency store, the
-Redis client and the cold-start flag."""
+Redis client, the deployment faults seen lately and the cold-start flag."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .batch import BatchReporter
+from . import transport
 from .clock import Clock, SystemClock
 from .credentials import RoleCredential
+from .faults import FaultMemory
 from .fleet import FleetLimiter
 from .idempotency import IdempotencyStore, MemoryStore, RedisStore, redis_client
+from .pipeline import AppPolicy, ReportingPipeline
 from .ratelimit import Limiter, RateLimiter
-from .reporter import ClientPool, ConversionReporter, CredentialSource
+from .reporter import AdapterFactory, ClientPool, ConversionReporter, CredentialSource
 from .settings import Settings
 
 
@@ -23,7 +25,9 @@ class WarmInstance:
         credential: CredentialSource | None = None,
         environ: Mapping[str, str] | None = None,
         store: IdempotencyStore | None = None,
+        adapter: AdapterFactory = transport.BoundedAdapter,
     ) -> None:
+        """`adapter` carries the SDK's requests: the bounded HTTP adapter, or an in-process one in tests."""
         self.clock = clock or SystemClock()
         self.environ = environ
         self.credential = credential or RoleCredential(environ)
@@ -31,6 +35,8 @@ class WarmInstance:
         # An injected store replaces both the in-memory default and Redis.
         self._injected_store = store
         self.memory_store = MemoryStore(self.clock)
+        self.fault_memory = FaultMemory(self.clock)
+        self._adapter = adapter
         self._pool: ClientPool | None = None
         self._redis: tuple[tuple[str, float], RedisStore] | None = None
         self._cold = True
@@ -48,7 +54,7 @@ class WarmInstance:
     def client_pool(self, settings: Settings) -> ClientPool:
         key = (settings.endpoint, settings.SMS_REGION, settings.SMS_LANGUAGE)
         if self._pool is None or self._pool.key != key:
-            self._pool = ClientPool(self.credential, *key)
+            self._pool = ClientPool(self.credential, *key, adapter=self._adapter)
         return self._pool
 
     def idempotency_store(self, settings: Settings) -> IdempotencyStore | None:
@@ -76,7 +82,11 @@ class WarmInstance:
             limiters.append(FleetLimiter(client, settings.SMS_FLEET_MAX_RPS, self.clock))
         return limiters
 
-    def batch_reporter(self, settings: Settings) -> BatchReporter:
+    def app_policy(self, settings: Settings) -> AppPolicy:
+        return AppPolicy.of(settings)
+
+    def pipeline(self, settings: Settings) -> ReportingPipeline:
+        """A reporting pipeline for one invocation (or backfill run), on this instance's collaborators."""
         reporter = ConversionReporter(
             self.client_pool(settings),
             self.clock,
@@ -84,6 +94,12 @@ class WarmInstance:
             settings.SMS_TIMEOUT_SECONDS,
             settings.SMS_MAX_ATTEMPTS,
         )
-        return BatchReporter(
-            reporter, self.idempotency_store(settings), settings.IDEMPOTENCY_TTL_SECONDS, settings.SMS_CONCURRENCY
+        return ReportingPipeline(
+            reporter,
+            self.credential,
+            self.app_policy(settings),
+            self.idempotency_store(settings),
+            settings.IDEMPOTENCY_TTL_SECONDS,
+            settings.SMS_CONCURRENCY,
+            self.fault_memory,
         )

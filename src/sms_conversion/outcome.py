@@ -1,36 +1,58 @@
-"""What happened to one message."""
+"""What happened to one message, in the one vocabulary of answers, summaries and log lines."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
+from .classifier import HTTP_DEPLOYMENT_FAULT, Scope
+
 # Codes of our own for messages never sent to the API.
 DEADLINE_EXCEEDED = "ResourceUnavailable.DeadlineExceeded"
 IN_PROGRESS = "ResourceUnavailable.InProgress"
 UNEXPECTED = "InternalError.Unexpected"
+APP_ID_NOT_ALLOWED = "UnauthorizedOperation.SmsSdkAppIdNotAllowed"
 
 
 class Status(str, enum.Enum):
     REPORTED = "reported"
     # Already reported: earlier in this batch, or within the idempotency TTL.
     DUPLICATE = "duplicate"
-    # Will never succeed as sent (invalid, refused by the API or by the allowlist): do not redeliver.
+    # Will never succeed as sent (invalid, refused by the API or by the allowlist): not redelivered.
     SKIPPED = "skipped"
-    # May succeed later: the platform (or the HTTP caller) should try again.
-    RETRYABLE = "retryable"
+    # May succeed later (a retry, a redelivery, a fixed deployment): the platform or the caller tries again.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DeploymentFault:
+    """The function, its role or the account is at fault: what the API said and what to check."""
+
+    code: str
+    message: str
+    hint: str
+    scope: Scope
+    # The app id it concerns, for an app-level fault.
+    app_id: str | None = None
+
+    def stops(self, app_id: str) -> bool:
+        return self.scope is Scope.ACCOUNT or self.app_id == app_id
 
 
 @dataclass(frozen=True)
 class Outcome:
     status: Status
+    # The HTTP status this outcome stands for (the classifier's, or our own for what never reached the API).
+    http_status: int
     code: str | None = None
     message: str | None = None
     request_id: str | None = None
     attempts: int = 0
     latency_ms: float = 0.0
-    # False when the message never reached the API (no time left, in progress elsewhere).
+    # False when the message never reached the API (no time left, in progress elsewhere, a fault).
     attempted: bool = True
+    # Set when a deployment fault was answered for it, or stopped it before a call.
+    fault: DeploymentFault | None = None
 
     @property
     def ok(self) -> bool:
@@ -38,17 +60,39 @@ class Outcome:
 
 
 def reported(request_id: str | None, attempts: int, latency_ms: float) -> Outcome:
-    return Outcome(Status.REPORTED, request_id=request_id, attempts=attempts, latency_ms=latency_ms)
+    return Outcome(Status.REPORTED, 200, request_id=request_id, attempts=attempts, latency_ms=latency_ms)
 
 
 def duplicate(reason: str) -> Outcome:
-    return Outcome(Status.DUPLICATE, message=reason, attempted=False)
+    return Outcome(Status.DUPLICATE, 200, message=reason, attempted=False)
 
 
 def not_attempted(reason: str, code: str = DEADLINE_EXCEEDED, attempts: int = 0) -> Outcome:
-    return Outcome(Status.RETRYABLE, code=code, message=reason, attempts=attempts, attempted=False)
+    return Outcome(Status.FAILED, 503, code=code, message=reason, attempts=attempts, attempted=False)
+
+
+def stopped_by(fault: DeploymentFault) -> Outcome:
+    """Not called: a deployment fault stopped the reporting it belongs to."""
+    return Outcome(
+        Status.FAILED,
+        HTTP_DEPLOYMENT_FAULT,
+        code=fault.code,
+        message=f"not attempted: {fault.code} stopped the reporting ({fault.hint})",
+        attempted=False,
+        fault=fault,
+    )
+
+
+def not_allowed() -> Outcome:
+    return Outcome(
+        Status.SKIPPED,
+        403,
+        code=APP_ID_NOT_ALLOWED,
+        message="SmsSdkAppId is not in SMS_ALLOWED_SDK_APP_IDS",
+        attempted=False,
+    )
 
 
 def unexpected(exc: BaseException) -> Outcome:
     """An error of this function's own while reporting one message: safe to retry, text never shown."""
-    return Outcome(Status.RETRYABLE, code=UNEXPECTED, message=f"unexpected {type(exc).__name__}")
+    return Outcome(Status.FAILED, 500, code=UNEXPECTED, message=f"unexpected {type(exc).__name__}")

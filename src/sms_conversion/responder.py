@@ -1,10 +1,12 @@
-"""Every answer the function gives, and the one mapping from outcome to HTTP status.
+"""Every answer the function gives.
 
 HTTP callers get an API Gateway / Function URL integration response whose
 error bodies mirror the API's own `{"Error": {...}, "RequestId": ...}`. Direct
 invocations get the same body with `StatusCode` inside. Queue triggers get a
 summary, or an exception when a retry can help, because raising is the only
-way to make SCF redeliver.
+way to make SCF redeliver. Each outcome already carries its HTTP status (the
+classifier's verdict, or ours for what never reached the API): this module only
+picks which one a request answers.
 """
 
 from __future__ import annotations
@@ -12,45 +14,30 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .faults import COOL_DOWN_SECONDS
 from .logs import one_line
-from .message import ConversionMessage, FieldError
-from .outcome import UNEXPECTED, Outcome, Status
-from .sources import BodyProblem
+from .message import FieldError
+from .outcome import APP_ID_NOT_ALLOWED, UNEXPECTED, Outcome, Status
+from .sources import BodyProblem, Coordinates
 
-APP_ID_VERIFY_FAIL = "UnauthorizedOperation.SmsSdkAppIdVerifyFail"
-APP_ID_NOT_ALLOWED = "UnauthorizedOperation.SmsSdkAppIdNotAllowed"
-_FORBIDDEN_CODES = frozenset({APP_ID_VERIFY_FAIL, APP_ID_NOT_ALLOWED})
+if TYPE_CHECKING:
+    from .pipeline import Conversion
+
 RETRY_AFTER_SECONDS = 1
-
-# When messages of one request fail differently, the answer is the failure the
-# caller must act on first: our own fault, a permission problem, then an
-# upstream fault, then "slow down", then "try again shortly".
-_URGENCY = (500, 403, 502, 429, 503)
 
 
 class RetryLater(Exception):
     """Raised to make the platform redeliver; the message is a safe summary."""
 
 
+class DeploymentFaultRaised(RetryLater):
+    """Raised when a deployment fault stopped the reporting: redelivered once the operator fixes it."""
+
+
 class InvocationFailed(Exception):
     """Raised after an unexpected error on a queue so SCF redelivers; names only the exception's type."""
-
-
-def http_status(outcome: Outcome) -> int:
-    """The HTTP status one message's outcome stands for."""
-    if outcome.ok:
-        return 200
-    if outcome.status is Status.RETRYABLE:
-        if outcome.code == UNEXPECTED:
-            return 500
-        if not outcome.attempted:
-            return 503
-        if (outcome.code or "").startswith("RequestLimitExceeded"):
-            return 429
-        return 502
-    return 403 if outcome.code in _FORBIDDEN_CODES else 502
 
 
 @dataclass(frozen=True)
@@ -75,8 +62,12 @@ class Answer:
         return {"StatusCode": self.status, **self.body}
 
 
-def error(status: int, code: str, message: str, request_id: str, **extra: Any) -> Answer:
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else {}
+def error(
+    status: int, code: str, message: str, request_id: str, retry_after: float | None = None, **extra: Any
+) -> Answer:
+    if retry_after is None and status in (429, 503):
+        retry_after = RETRY_AFTER_SECONDS
+    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
     return Answer(status, {"Error": {"Code": code, "Message": message}, "RequestId": request_id, **extra}, headers)
 
 
@@ -133,13 +124,19 @@ def not_allowed(indexes: Sequence[int | None], request_id: str) -> Answer:
     )
 
 
-def outcome_label(status: Status, queue: bool) -> str:
-    """Queue records that cannot succeed are "skipped" (acknowledged); an HTTP caller sees "failed"."""
-    return "failed" if status is Status.SKIPPED and not queue else status.value
+def _urgency(outcome: Outcome) -> int:
+    """Which failure a request answers first: our own fault, the deployment's, the caller's, then upstream."""
+    if outcome.http_status == 500:
+        return 0
+    if outcome.fault is not None:
+        return 1
+    return {403: 2, 422: 3, 502: 4, 429: 5}.get(outcome.http_status, 6)
 
 
-def _result_entry(message: ConversionMessage, outcome: Outcome) -> dict[str, Any]:
-    entry: dict[str, Any] = {"SerialNo": message.SerialNo, "Outcome": outcome_label(outcome.status, queue=False)}
+def _result_entry(conversion: Conversion) -> dict[str, Any]:
+    outcome = conversion.outcome
+    assert outcome is not None
+    entry: dict[str, Any] = {"SerialNo": conversion.message.SerialNo, "Outcome": outcome.status.value}
     if outcome.request_id:
         entry["RequestId"] = outcome.request_id
     if outcome.code:
@@ -150,58 +147,49 @@ def _result_entry(message: ConversionMessage, outcome: Outcome) -> dict[str, Any
 
 
 def results(
-    messages: Sequence[ConversionMessage],
-    outcomes: Sequence[Outcome],
+    conversions: Sequence[Conversion],
     request_id: str,
     queue_semantics: bool = False,
 ) -> Answer:
-    """The answer for a set of reported messages.
+    """The answer for a set of reported messages: 200, or the most urgent failure with every message's outcome.
 
-    With queue semantics (TDMQ-CMQ push), only a retryable failure is non-2xx:
+    With queue semantics (TDMQ-CMQ push), only a failure a retry can fix is non-2xx:
     anything else would make the queue redeliver a message that cannot succeed.
     """
-    entries = [_result_entry(message, outcome) for message, outcome in zip(messages, outcomes, strict=True)]
+    outcomes = [conversion.outcome for conversion in conversions if conversion.outcome is not None]
+    entries = [_result_entry(conversion) for conversion in conversions]
     failing = [
-        outcome
-        for outcome in outcomes
-        if not outcome.ok and (not queue_semantics or outcome.status is Status.RETRYABLE)
+        outcome for outcome in outcomes if not outcome.ok and (not queue_semantics or outcome.status is Status.FAILED)
     ]
     if not failing:
         return Answer(200, {"Results": entries, "RequestId": request_id})
-    worst = min(failing, key=lambda outcome: _URGENCY.index(http_status(outcome)))
+    worst = min(failing, key=_urgency)
+    extra: dict[str, Any] = {"Hint": worst.fault.hint} if worst.fault is not None else {}
     return error(
-        http_status(worst),
+        worst.http_status,
         worst.code or "InternalError",
         worst.message or "report failed",
         worst.request_id or request_id,
-        Retryable=any(outcome.status is Status.RETRYABLE for outcome in outcomes),
+        retry_after=COOL_DOWN_SECONDS if worst.fault is not None else None,
+        Retryable=any(outcome.status is Status.FAILED for outcome in outcomes),
+        **extra,
         Results=entries,
     )
 
 
-def push_skipped(coordinates: dict[str, Any], reason: str, request_id: str) -> Answer:
+def push_skipped(coordinates: Coordinates, reason: str, request_id: str) -> Answer:
     # 2xx on purpose: the queue would redeliver a poison message for a day.
-    return Answer(
-        200, {"Outcome": "skipped", "MsgId": coordinates.get("msgId"), "Reason": reason, "RequestId": request_id}
-    )
+    return Answer(200, {"Outcome": "skipped", "MsgId": coordinates.msg_id, "Reason": reason, "RequestId": request_id})
 
 
-def record_status(outcomes: Sequence[Outcome]) -> Status:
-    """One queue record's status from its messages' (a record may carry an array): the most urgent."""
-    statuses = {outcome.status for outcome in outcomes}
-    for status in (Status.RETRYABLE, Status.SKIPPED, Status.REPORTED):
-        if status in statuses:
-            return status
-    return Status.DUPLICATE
-
-
-def queue_summary(trigger: str, record_statuses: Sequence[Status]) -> dict[str, Any]:
-    """Counts of records (not messages): each record counted once, under its most urgent outcome."""
+def queue_summary(trigger: str, records: int, statuses: Sequence[Status]) -> dict[str, Any]:
+    """Counts of conversions (messages): a record carrying 100 messages counts 100; a poison record, one."""
     return {
         "Trigger": trigger,
-        "Records": len(record_statuses),
-        "Reported": record_statuses.count(Status.REPORTED),
-        "Duplicates": record_statuses.count(Status.DUPLICATE),
-        "Skipped": record_statuses.count(Status.SKIPPED),
-        "Failed": record_statuses.count(Status.RETRYABLE),
+        "Records": records,
+        "Messages": len(statuses),
+        "Reported": statuses.count(Status.REPORTED),
+        "Duplicates": statuses.count(Status.DUPLICATE),
+        "Skipped": statuses.count(Status.SKIPPED),
+        "Failed": statuses.count(Status.FAILED),
     }

@@ -1,16 +1,21 @@
-"""Source adapters: recognise the trigger by the event's shape and unwrap it, in one pass.
+"""Source adapters: recognise the trigger once, by the event's shape, and unwrap it in one pass.
 
-An adapter only unwraps transport: it decodes each body to JSON and keeps each
-record's coordinates (topic, partition, offset or message id) and publish time,
-or says why the record is poison. The business payload stays raw here and is
-validated by `message`. Nothing in this module raises for bad input except
-`UnrecognisedEvent`; every other problem is carried in the result.
+`recognise` looks only at the event's top-level keys and cannot fail: it picks
+the one adapter for the event, and that adapter says which answer its trigger
+needs (an HTTP integration response, a queue summary or a raise, a direct
+invocation's body), so nothing downstream guesses from the shape again. The
+adapter's `unwrap` only unwraps transport: it decodes each body to JSON and
+keeps each record's coordinates (topic, partition, offset or message id) and
+publish time, or says why the record is poison. The business payload stays raw
+here and is validated by `message`. Nothing in this module raises for bad input
+except `UnrecognisedEvent`; every other problem is carried in the result.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,8 +27,36 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_COORDINATE_CHARS = 200
 
 
+class AnswerKind(enum.Enum):
+    """The answer a trigger needs: decided once, by the adapter that recognised the event."""
+
+    HTTP = "http"
+    QUEUE = "queue"
+    DIRECT = "direct"
+
+
 class UnrecognisedEvent(Exception):
     """The event matches no trigger this function serves; the message says why."""
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """Where a queue message came from: enough to find it in the queue, as flat log fields."""
+
+    record: int
+    topic: str | int | None = None
+    partition: str | int | None = None
+    offset: str | int | None = None
+    msg_id: str | int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """Top-level log fields (CLS indexes only top-level values): those the source carries."""
+        return {name: value for name, value in vars(self).items() if value is not None}
+
+    def short(self) -> str:
+        """One readable phrase, e.g. `partition 3 offset 101`."""
+        parts = [f"{name.replace('_', ' ')} {value}" for name, value in self.fields().items() if name != "record"]
+        return " ".join(parts) or f"record {self.record}"
 
 
 @dataclass(frozen=True)
@@ -39,7 +72,7 @@ class BodyProblem:
 class SourceRecord:
     """One queue message: its JSON payload, or `problem` when it is poison."""
 
-    coordinates: dict[str, Any]
+    coordinates: Coordinates
     payload: Any = None
     publish_time: int | None = None
     problem: str | None = None
@@ -67,7 +100,7 @@ class HttpRequest:
 
     @property
     def is_queue_push(self) -> bool:
-        return self.trigger == "cmq_push"
+        return self.push is not None
 
 
 @dataclass(frozen=True)
@@ -81,64 +114,96 @@ class DirectInvocation:
     """Console test, Invoke API or local invoke: the event is the message itself."""
 
     payload: Any
+    trigger: str = "direct"
 
 
-Invocation = HttpRequest | QueueBatch | DirectInvocation
+Adapted = HttpRequest | QueueBatch | DirectInvocation
 
 
-def adapt(event: object, now: float) -> Invocation:
-    """Map an SCF event to what it carries. Raises UnrecognisedEvent for anything else.
+@dataclass(frozen=True)
+class Source:
+    """One adapter: the trigger it serves, the answer that trigger needs, and how to unwrap its event."""
+
+    trigger: str
+    answer: AnswerKind
+    unwrap: Callable[[Any, float], Adapted]
+
+
+def recognise(event: object) -> Source:
+    """The adapter for `event`, from its top-level shape only; never raises."""
+    if isinstance(event, list):
+        return DIRECT
+    if not isinstance(event, dict):
+        return _unrecognised(AnswerKind.DIRECT, f"event must be a JSON object or array, got {_json_type(event)}")
+    if "Records" in event:
+        return _records_source(event["Records"])
+    if event.get("type") == "connector:tdmq":
+        return TDMQ
+    if "httpMethod" in event:
+        if "requestContext" in event:
+            return API_GATEWAY
+        headers = event.get("headers")
+        if isinstance(headers, Mapping) and any(
+            str(name).lower() in ("x-cmq-message-id", "x-cmq-request-id") for name in headers
+        ):
+            return CMQ_PUSH
+        return FUNCTION_URL
+    if event.get("Type") == "Timer" and "TriggerName" in event:
+        return _unrecognised(
+            AnswerKind.DIRECT, "timer events are not served: wire an HTTP, CKafka, CMQ or TDMQ trigger"
+        )
+    return DIRECT
+
+
+def adapt(source: Source, event: Any, now: float) -> Adapted:
+    """Unwrap `event` with its adapter. Raises UnrecognisedEvent for an event no adapter serves.
 
     `now` (UNIX seconds) decides which publish times are plausible.
     """
-    if isinstance(event, list):
-        return DirectInvocation(event)
-    if not isinstance(event, dict):
-        raise UnrecognisedEvent(f"event must be a JSON object or array, got {_json_type(event)}")
-    if "Records" in event:
-        return _records(event["Records"], now)
-    if event.get("type") == "connector:tdmq" and "data" in event:
-        return QueueBatch("tdmq", [_guarded(0, lambda _, data: _tdmq_record(data), event.get("data"))])
-    if "httpMethod" in event:
-        return _http(event, now)
-    if event.get("Type") == "Timer" and "TriggerName" in event:
-        raise UnrecognisedEvent("timer events are not served: wire an HTTP, CKafka, CMQ or TDMQ trigger")
-    return DirectInvocation(event)
+    return source.unwrap(event, now)
+
+
+def _unrecognised(answer: AnswerKind, reason: str) -> Source:
+    def unwrap(event: Any, now: float) -> Adapted:
+        raise UnrecognisedEvent(reason)
+
+    return Source("unrecognised", answer, unwrap)
 
 
 # ---- HTTP ---------------------------------------------------------------------------------
 
 
-def _http(event: dict[str, Any], now: float) -> HttpRequest:
-    headers = _string_map(event.get("headers"), lower=True)
-    if "requestContext" in event:
-        trigger = "apigw"
-    elif "x-cmq-message-id" in headers or "x-cmq-request-id" in headers:
-        trigger = "cmq_push"
-    else:
-        trigger = "function_url"
-    method = event.get("httpMethod")
-    raw_body, payload, problem = _read_body(event.get("body"), event.get("isBase64Encoded") is True)
-    return HttpRequest(
-        trigger=trigger,
-        method=method.upper() if isinstance(method, str) else "",
-        headers=headers,
-        query=_string_map(event.get("queryString"), lower=False),
-        raw_body=raw_body,
-        payload=payload,
-        problem=problem,
-        push=_guarded(0, lambda _: _push_record(headers, payload, problem, now)) if trigger == "cmq_push" else None,
-    )
+def _http_unwrapper(trigger: str) -> Callable[[Any, float], Adapted]:
+    def unwrap(event: dict[str, Any], now: float) -> Adapted:
+        headers = _string_map(event.get("headers"), lower=True)
+        method = event.get("httpMethod")
+        raw_body, payload, problem = _read_body(event.get("body"), event.get("isBase64Encoded") is True)
+        push = _guarded(0, lambda _: _push_record(headers, payload, problem, now)) if trigger == "cmq_push" else None
+        return HttpRequest(
+            trigger=trigger,
+            method=method.upper() if isinstance(method, str) else "",
+            headers=headers,
+            query=_string_map(event.get("queryString"), lower=False),
+            raw_body=raw_body,
+            payload=payload,
+            problem=problem,
+            push=push,
+        )
+
+    return unwrap
 
 
 def _push_record(headers: dict[str, str], payload: Any, problem: BodyProblem | None, now: float) -> SourceRecord:
     """The message inside a TDMQ-CMQ push: a JSON envelope, or the raw message (SIMPLIFIED format)."""
-    coordinates: dict[str, Any] = {"record": 0, "msgId": _coordinate(headers.get("x-cmq-message-id"))}
+    coordinates = Coordinates(0, msg_id=_coordinate(headers.get("x-cmq-message-id")))
     if problem is not None:
         return SourceRecord(coordinates, problem=problem.message)
     if isinstance(payload, dict) and "msgBody" in payload:
-        coordinates["topic"] = _coordinate(payload.get("topicName"))
-        coordinates["msgId"] = _coordinate(payload.get("msgId", coordinates["msgId"]))
+        coordinates = Coordinates(
+            0,
+            topic=_coordinate(payload.get("topicName")),
+            msg_id=_coordinate(payload.get("msgId", coordinates.msg_id)),
+        )
         return _decoded(coordinates, payload["msgBody"], payload.get("publishTime"), now)
     return SourceRecord(coordinates, payload=payload)
 
@@ -200,25 +265,39 @@ def parse_json(text: str) -> Any:
 # ---- queues -------------------------------------------------------------------------------
 
 
-def _records(records: object, now: float) -> QueueBatch:
+def _records_source(records: object) -> Source:
     if not isinstance(records, list):
-        raise UnrecognisedEvent(f"Records must be an array, got {_json_type(records)}")
+        return _unrecognised(AnswerKind.DIRECT, f"Records must be an array, got {_json_type(records)}")
     if not records:
         # An empty batch is a batch: nothing to do, said explicitly in the summary.
-        return QueueBatch("queue", [])
+        return EMPTY_BATCH
     kinds = {key for record in records if isinstance(record, dict) for key in ("Ckafka", "CMQ") if key in record}
     if not kinds:
         first = records[0]
         keys = [_coordinate(key) for key in sorted(map(str, first))[:5]] if isinstance(first, dict) else None
-        raise UnrecognisedEvent(
-            f"Records hold no Ckafka or CMQ record (first record: {keys if keys is not None else _json_type(first)})"
+        return _unrecognised(
+            AnswerKind.DIRECT,
+            f"Records hold no Ckafka or CMQ record (first record: {keys if keys is not None else _json_type(first)})",
         )
     if len(kinds) > 1:
-        raise UnrecognisedEvent("Records mix Ckafka and CMQ records")
-    kind = kinds.pop()
-    if kind == "Ckafka":
-        return QueueBatch("ckafka", [_guarded(index, _ckafka_record, record) for index, record in enumerate(records)])
-    return QueueBatch("cmq", [_guarded(index, _cmq_record, record, now) for index, record in enumerate(records)])
+        return _unrecognised(AnswerKind.DIRECT, "Records mix Ckafka and CMQ records")
+    return CKAFKA if kinds == {"Ckafka"} else CMQ_TOPIC
+
+
+def _ckafka_batch(event: dict[str, Any], now: float) -> Adapted:
+    return QueueBatch(
+        "ckafka", [_guarded(index, _ckafka_record, record) for index, record in enumerate(event["Records"])]
+    )
+
+
+def _cmq_batch(event: dict[str, Any], now: float) -> Adapted:
+    return QueueBatch(
+        "cmq", [_guarded(index, _cmq_record, record, now) for index, record in enumerate(event["Records"])]
+    )
+
+
+def _tdmq_batch(event: dict[str, Any], now: float) -> Adapted:
+    return QueueBatch("tdmq", [_guarded(0, lambda _, data: _tdmq_record(data), event.get("data"))])
 
 
 def _guarded(index: int, adapt_record: Callable[..., SourceRecord], *args: Any) -> SourceRecord:
@@ -226,19 +305,19 @@ def _guarded(index: int, adapt_record: Callable[..., SourceRecord], *args: Any) 
     try:
         return adapt_record(index, *args)
     except Exception as exc:
-        return SourceRecord({"record": index}, problem=f"unexpected {type(exc).__name__} while decoding the record")
+        return SourceRecord(Coordinates(index), problem=f"unexpected {type(exc).__name__} while decoding the record")
 
 
 def _ckafka_record(index: int, wrapper: object) -> SourceRecord:
     record = wrapper.get("Ckafka") if isinstance(wrapper, dict) else None
     if not isinstance(record, dict):
-        return SourceRecord({"record": index}, problem=f"Ckafka record is {_json_type(record)}, not an object")
-    coordinates = {
-        "record": index,
-        "topic": _coordinate(record.get("topic")),
-        "partition": _coordinate(record.get("partition", record.get("Partition"))),
-        "offset": _coordinate(record.get("offset")),
-    }
+        return SourceRecord(Coordinates(index), problem=f"Ckafka record is {_json_type(record)}, not an object")
+    coordinates = Coordinates(
+        index,
+        topic=_coordinate(record.get("topic")),
+        partition=_coordinate(record.get("partition", record.get("Partition"))),
+        offset=_coordinate(record.get("offset")),
+    )
     if "msgBody" not in record:
         return SourceRecord(coordinates, problem="Ckafka record has no msgBody")
     return _decoded(coordinates, record["msgBody"], None, 0.0)
@@ -247,32 +326,32 @@ def _ckafka_record(index: int, wrapper: object) -> SourceRecord:
 def _cmq_record(index: int, wrapper: object, now: float) -> SourceRecord:
     record = wrapper.get("CMQ") if isinstance(wrapper, dict) else None
     if not isinstance(record, dict):
-        return SourceRecord({"record": index}, problem=f"CMQ record is {_json_type(record)}, not an object")
-    coordinates = {
-        "record": index,
-        "topic": _coordinate(record.get("topicName")),
-        "msgId": _coordinate(record.get("msgId")),
-    }
+        return SourceRecord(Coordinates(index), problem=f"CMQ record is {_json_type(record)}, not an object")
+    coordinates = Coordinates(
+        index, topic=_coordinate(record.get("topicName")), msg_id=_coordinate(record.get("msgId"))
+    )
     if "msgBody" not in record:
         return SourceRecord(coordinates, problem="CMQ record has no msgBody")
     return _decoded(coordinates, record["msgBody"], record.get("publishTime"), now)
 
 
 def _tdmq_record(data: object) -> SourceRecord:
+    if data is None:
+        return SourceRecord(Coordinates(0), problem="TDMQ event has no data")
     if not isinstance(data, dict):
-        return SourceRecord({"record": 0}, problem=f"TDMQ event data is {_json_type(data)}, not an object")
-    coordinates = {
-        "record": 0,
-        "topic": _coordinate(data.get("topic")),
-        "partition": _coordinate(data.get("partitions")),
-        "msgId": _coordinate(data.get("msgId")),
-    }
+        return SourceRecord(Coordinates(0), problem=f"TDMQ event data is {_json_type(data)}, not an object")
+    coordinates = Coordinates(
+        0,
+        topic=_coordinate(data.get("topic")),
+        partition=_coordinate(data.get("partitions")),
+        msg_id=_coordinate(data.get("msgId")),
+    )
     if "msgBody" not in data:
         return SourceRecord(coordinates, problem="TDMQ event data has no msgBody")
     return _decoded(coordinates, data["msgBody"], None, 0.0)
 
 
-def _decoded(coordinates: dict[str, Any], body: object, raw_publish_time: object, now: float) -> SourceRecord:
+def _decoded(coordinates: Coordinates, body: object, raw_publish_time: object, now: float) -> SourceRecord:
     """A record whose body is decoded to JSON, or poison with the reason."""
     if isinstance(body, (dict, list)):
         payload: Any = body
@@ -287,6 +366,18 @@ def _decoded(coordinates: dict[str, Any], body: object, raw_publish_time: object
         return SourceRecord(coordinates, problem=f"msgBody is {_json_type(body)}, not a JSON text")
     publish_time = plausible_publish_time(raw_publish_time, now) if raw_publish_time is not None else None
     return SourceRecord(coordinates, payload=payload, publish_time=publish_time)
+
+
+# ---- the adapters -------------------------------------------------------------------------
+
+FUNCTION_URL = Source("function_url", AnswerKind.HTTP, _http_unwrapper("function_url"))
+API_GATEWAY = Source("apigw", AnswerKind.HTTP, _http_unwrapper("apigw"))
+CMQ_PUSH = Source("cmq_push", AnswerKind.HTTP, _http_unwrapper("cmq_push"))
+CKAFKA = Source("ckafka", AnswerKind.QUEUE, _ckafka_batch)
+CMQ_TOPIC = Source("cmq", AnswerKind.QUEUE, _cmq_batch)
+TDMQ = Source("tdmq", AnswerKind.QUEUE, _tdmq_batch)
+EMPTY_BATCH = Source("queue", AnswerKind.QUEUE, lambda event, now: QueueBatch("queue", []))
+DIRECT = Source("direct", AnswerKind.DIRECT, lambda event, now: DirectInvocation(event))
 
 
 # ---- helpers ------------------------------------------------------------------------------

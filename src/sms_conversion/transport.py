@@ -182,9 +182,8 @@ class BoundedAdapter(HTTPAdapter):
         return response
 
 
-def install(session: requests.Session) -> BoundedAdapter:
-    """Route every call of `session` through a new BoundedAdapter."""
-    adapter = BoundedAdapter()
+def install(session: requests.Session, adapter: BoundedAdapter) -> BoundedAdapter:
+    """Route every call of `session` through `adapter`."""
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return adapter
