@@ -206,12 +206,31 @@ COLD_HANDLER = (
     "assert r['StatusCode'] == 200, r" + _READY
 )
 COLD_BASELINE = "import pydantic; from tencentcloud.sms.v20210111 import sms_client, models" + _READY
-# What any function that validates with a pydantic model pays: pydantic builds its
-# validator machinery on the first model class, which a bare import never does.
+# The floor of any function that validates with pydantic and reports with the SDK: import the SDK,
+# build and use once a pydantic model of the three fields, make one bare SDK call to the same emulator.
 COLD_FLOOR = (
-    "from pydantic import BaseModel; from tencentcloud.sms.v20210111 import sms_client, models\n"
-    "class Message(BaseModel):\n    SerialNo: str\n"
-    "Message.model_validate({'SerialNo': 'x'})" + _READY
+    """
+import os, uuid
+from tencentcloud.common import credential
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.sms.v20210111 import models, sms_client
+from pydantic import BaseModel
+class Message(BaseModel):
+    SmsSdkAppId: str
+    SerialNo: str
+    ConversionTime: int | None = None
+message = Message.model_validate({'SmsSdkAppId': '1400006666', 'SerialNo': 'floor-' + uuid.uuid4().hex})
+keys = credential.Credential(
+    os.environ['TENCENTCLOUD_SECRETID'], os.environ['TENCENTCLOUD_SECRETKEY'], os.environ['TENCENTCLOUD_SESSIONTOKEN']
+)
+http = HttpProfile(protocol='http', endpoint=os.environ['SMS_ENDPOINT'].removeprefix('http://'), reqTimeout=5)
+client = sms_client.SmsClient(keys, 'ap-guangzhou', ClientProfile(httpProfile=http))
+request = models.ReportConversionRequest()
+request.SmsSdkAppId, request.SerialNo = message.SmsSdkAppId, message.SerialNo
+assert client.ReportConversion(request).ReportConversionStatus.Code == 'ok'
+"""
+    + _READY
 )
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the (large) parent
 # that spawned the child, while VmHWM belongs to the child's own address space.
@@ -323,28 +342,28 @@ def measure() -> list[Row]:
                 f"{per_handler:.2f} ms",
                 f"{per_bare:.2f} ms bare SDK",
                 f"{per_handler / per_bare:.2f}x",
-                "<= 1.15x",
-                per_handler / per_bare <= 1.15,
+                "<= 1.0x",
+                per_handler / per_bare <= 1.0,
             )
         )
         env = python_env(environment(endpoint))
         cold = cold_starts({"handler": COLD_HANDLER, "baseline": COLD_BASELINE, "floor": COLD_FLOOR}, env, COLD_RUNS)
         rows.append(
             Row(
-                "cold start: fresh process, import index + serve one event",
+                "cold start: fresh process, import index + serve one event (bytecode present)",
                 f"{cold['handler'] * 1000:.0f} ms",
-                f"{cold['baseline'] * 1000:.0f} ms import SMS client + pydantic",
-                f"{cold['handler'] / cold['baseline']:.2f}x",
-                "<= 1.2x",
-                cold["handler"] / cold["baseline"] <= 1.2,
+                f"{cold['floor'] * 1000:.0f} ms floor: SDK + a 3-field pydantic model + one bare SDK call",
+                f"{cold['handler'] / cold['floor']:.2f}x",
+                "<= 1.1x",
+                cold["handler"] / cold["floor"] <= 1.1,
             )
         )
         rows.append(
             Row(
-                "cold start against the floor of any pydantic-validating function",
+                "cold start against importing the SDK and pydantic only",
                 f"{cold['handler'] * 1000:.0f} ms",
-                f"{cold['floor'] * 1000:.0f} ms SMS client + one pydantic model",
-                f"{cold['handler'] / cold['floor']:.2f}x",
+                f"{cold['baseline'] * 1000:.0f} ms import SMS client + pydantic",
+                f"{cold['handler'] / cold['baseline']:.2f}x",
                 "(context)",
                 True,
             )

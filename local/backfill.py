@@ -301,11 +301,15 @@ class Tally:
     faults: list[DeploymentFault] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
 class RunDeadline(Deadline):
     """A backfill's deadline: no invocation limit, but an in-progress mark in Redis lasts one message's calls."""
 
-    horizon: float = 60.0
+    __slots__ = ("horizon",)
+
+    def __init__(self, clock: Clock, seconds: float, horizon: float) -> None:
+        now = clock.monotonic()
+        super().__init__(clock, now + seconds, now + seconds)
+        self.horizon = horizon
 
     def until_end(self) -> float:
         return self.horizon
@@ -445,10 +449,8 @@ def _report(
 
     # The engine's JSON log lines (warnings only) go to stderr with the progress bar.
     logs.configure("WARNING")
-    clock = instance.clock
-    now = clock.monotonic()
     horizon = settings.SMS_MAX_ATTEMPTS * (settings.SMS_TIMEOUT_SECONDS + 2.0) + 5.0
-    deadline = RunDeadline(clock, now + RUN_SECONDS, now + RUN_SECONDS, horizon)
+    deadline = RunDeadline(instance.clock, RUN_SECONDS, horizon)
     with interrupt.installed(), contextlib.redirect_stdout(err), progress:
         pipeline = instance.pipeline(settings)
         tally.faults = pipeline.report(conversions, deadline, on_outcome=arrived, stop=interrupt.requested)

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .sources import HttpRequest
 
@@ -24,8 +24,7 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
 
 
-@dataclass(frozen=True)
-class AuthFailure:
+class AuthFailure(NamedTuple):
     code: str
     message: str
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Kind(enum.Enum):
@@ -41,8 +41,7 @@ class Scope(enum.Enum):
     APP = "app"
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     kind: Kind
     code: str | None
     message: str
@@ -55,8 +54,7 @@ class Verdict:
     retry_once: bool = False
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """`pattern` is a code, or a prefix ending in `*` (`InternalError*` matches `InternalError.Timeout`)."""
 
     pattern: str

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 # SCF's default function timeout, used when a context carries no usable limit.
@@ -65,13 +64,15 @@ def time_limit_seconds(raw: object) -> float:
     return min(seconds, MAX_TIME_LIMIT_SECONDS)
 
 
-@dataclass(frozen=True)
 class Deadline:
     """When reporting must be over (`at`) and when the platform ends the invocation (`ends_at`)."""
 
-    clock: Clock
-    at: float
-    ends_at: float
+    __slots__ = ("at", "clock", "ends_at")
+
+    def __init__(self, clock: Clock, at: float, ends_at: float) -> None:
+        self.clock = clock
+        self.at = at
+        self.ends_at = ends_at
 
     @classmethod
     def for_invocation(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import responder
@@ -33,18 +32,37 @@ MISSING_CREDENTIALS = "InternalError.MissingCredentials"
 MAX_RECORDS_LEFT_TEXT = 300
 
 
-@dataclass
 class Invocation:
     """One invocation's state, shared by the flows: who, when, with which settings."""
 
-    instance: WarmInstance
-    request_id: str
-    started: float
-    time_limit: float
-    settings: Settings | None
-    config_problem: str | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
-    _misconfiguration_logged: bool = False
+    __slots__ = (
+        "_misconfiguration_logged",
+        "config_problem",
+        "instance",
+        "request_id",
+        "settings",
+        "started",
+        "summary",
+        "time_limit",
+    )
+
+    def __init__(
+        self,
+        instance: WarmInstance,
+        request_id: str,
+        started: float,
+        time_limit: float,
+        settings: Settings | None,
+        config_problem: str | None = None,
+    ) -> None:
+        self.instance = instance
+        self.request_id = request_id
+        self.started = started
+        self.time_limit = time_limit
+        self.settings = settings
+        self.config_problem = config_problem
+        self.summary: dict[str, Any] = {}
+        self._misconfiguration_logged = False
 
     def configured(self) -> Settings:
         """The settings, or ConfigurationError naming the bad variable (the handler answers it)."""
@@ -142,13 +160,17 @@ def report_payload(payload: Any, settings: Settings, invocation: Invocation) -> 
 # ---- queues --------------------------------------------------------------------------------
 
 
-@dataclass
 class RecordResult:
     """One queue record: its conversions, or why it is poison."""
 
-    record: SourceRecord
-    conversions: list[Conversion] = field(default_factory=list)
-    problem: str | None = None
+    __slots__ = ("conversions", "problem", "record")
+
+    def __init__(
+        self, record: SourceRecord, conversions: list[Conversion] | None = None, problem: str | None = None
+    ) -> None:
+        self.record = record
+        self.conversions = conversions or []
+        self.problem = problem
 
     @classmethod
     def of(cls, record: SourceRecord, settings: Settings, invocation: Invocation) -> RecordResult:

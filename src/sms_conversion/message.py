@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -115,13 +114,15 @@ def _integral_seconds(value: object) -> int:
     raise ValueError("must be an integer UNIX time in seconds")
 
 
-@dataclass(frozen=True)
 class FieldError:
     """One reason a message is invalid, safe to show to the caller."""
 
-    index: int | None
-    field: str
-    message: str
+    __slots__ = ("field", "index", "message")
+
+    def __init__(self, index: int | None, field: str, message: str) -> None:
+        self.index = index
+        self.field = field
+        self.message = message
 
     def render(self) -> str:
         where = f"[{self.index}]." if self.index is not None else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .classifier import HTTP_DEPLOYMENT_FAULT, Scope
 
@@ -24,8 +24,7 @@ class Status(str, enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class DeploymentFault:
+class DeploymentFault(NamedTuple):
     """The function, its role or the account is at fault: what the API said and what to check."""
 
     code: str
@@ -39,8 +38,7 @@ class DeploymentFault:
         return self.scope is Scope.ACCOUNT or self.app_id == app_id
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status: Status
     # The HTTP status this outcome stands for (the classifier's, or our own for what never reached the API).
     http_status: int

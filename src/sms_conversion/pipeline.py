@@ -12,8 +12,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .clock import Deadline
 from .faults import Breaker, FaultMemory
@@ -38,7 +37,6 @@ logger = logging.getLogger(LOGGER_NAME)
 IN_PROGRESS_GRACE_SECONDS = 1.0
 
 
-@dataclass(eq=False)
 class Conversion:
     """One message on its way through the pipeline, and, once reported, what happened to it.
 
@@ -46,14 +44,16 @@ class Conversion:
     backfill row); the pipeline never reads it.
     """
 
-    message: ConversionMessage
-    origin: Any = None
-    item: int | None = None
-    outcome: Outcome | None = None
+    __slots__ = ("item", "message", "origin", "outcome")
+
+    def __init__(self, message: ConversionMessage, origin: Any = None, item: int | None = None) -> None:
+        self.message = message
+        self.origin = origin
+        self.item = item
+        self.outcome: Outcome | None = None
 
 
-@dataclass(frozen=True)
-class AppPolicy:
+class AppPolicy(NamedTuple):
     """Which app ids this function reports for, and which are the operator's own."""
 
     allowed: frozenset[str] | None
@@ -78,14 +78,18 @@ class AppPolicy:
 OnOutcome = Callable[[Conversion], None]
 
 
-@dataclass
 class _Run:
-    deadline: Deadline
-    breaker: Breaker
-    on_outcome: OnOutcome | None
-    stop: threading.Event | None
-    queue: deque[Conversion] = field(default_factory=deque)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    __slots__ = ("breaker", "deadline", "lock", "on_outcome", "queue", "stop")
+
+    def __init__(
+        self, deadline: Deadline, breaker: Breaker, on_outcome: OnOutcome | None, stop: threading.Event | None
+    ) -> None:
+        self.deadline = deadline
+        self.breaker = breaker
+        self.on_outcome = on_outcome
+        self.stop = stop
+        self.queue: deque[Conversion] = deque()
+        self.lock = threading.Lock()
 
     def next(self) -> Conversion | None:
         with self.lock:

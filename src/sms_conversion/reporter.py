@@ -18,8 +18,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -44,8 +43,7 @@ class CredentialSource(Protocol):
     def get_credential_info(self) -> tuple[str, str, str | None]: ...
 
 
-@dataclass
-class _Client:
+class _Client(NamedTuple):
     sdk: sms_client.SmsClient
     transport: transport.BoundedAdapter
 

@@ -12,9 +12,9 @@ picks which one a request answers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .faults import COOL_DOWN_SECONDS
 from .logs import one_line
@@ -40,11 +40,10 @@ class InvocationFailed(Exception):
     """Raised after an unexpected error on a queue so SCF redelivers; names only the exception's type."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     status: int
     body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
 
     @property
     def retryable(self) -> bool:

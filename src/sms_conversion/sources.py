@@ -18,8 +18,7 @@ import binascii
 import enum
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .message import plausible_publish_time
 
@@ -39,8 +38,7 @@ class UnrecognisedEvent(Exception):
     """The event matches no trigger this function serves; the message says why."""
 
 
-@dataclass(frozen=True)
-class Coordinates:
+class Coordinates(NamedTuple):
     """Where a queue message came from: enough to find it in the queue, as flat log fields."""
 
     record: int
@@ -51,7 +49,7 @@ class Coordinates:
 
     def fields(self) -> dict[str, Any]:
         """Top-level log fields (CLS indexes only top-level values): those the source carries."""
-        return {name: value for name, value in vars(self).items() if value is not None}
+        return {name: value for name, value in self._asdict().items() if value is not None}
 
     def short(self) -> str:
         """One readable phrase, e.g. `partition 3 offset 101`."""
@@ -59,8 +57,7 @@ class Coordinates:
         return " ".join(parts) or f"record {self.record}"
 
 
-@dataclass(frozen=True)
-class BodyProblem:
+class BodyProblem(NamedTuple):
     """Why an HTTP body cannot be read, as the answer it gets."""
 
     status: int
@@ -68,8 +65,7 @@ class BodyProblem:
     message: str
 
 
-@dataclass(frozen=True)
-class SourceRecord:
+class SourceRecord(NamedTuple):
     """One queue message: its JSON payload, or `problem` when it is poison."""
 
     coordinates: Coordinates
@@ -78,8 +74,7 @@ class SourceRecord:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
     """An HTTP call: API Gateway integration request, Function URL, or TDMQ-CMQ push.
 
     `raw_body` is the body as sent (base64 decoded), `None` when it cannot be read;
@@ -103,14 +98,12 @@ class HttpRequest:
         return self.push is not None
 
 
-@dataclass(frozen=True)
-class QueueBatch:
+class QueueBatch(NamedTuple):
     trigger: str
-    records: list[SourceRecord] = field(default_factory=list)
+    records: list[SourceRecord]
 
 
-@dataclass(frozen=True)
-class DirectInvocation:
+class DirectInvocation(NamedTuple):
     """Console test, Invoke API or local invoke: the event is the message itself."""
 
     payload: Any
@@ -120,8 +113,7 @@ class DirectInvocation:
 Adapted = HttpRequest | QueueBatch | DirectInvocation
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """One adapter: the trigger it serves, the answer that trigger needs, and how to unwrap its event."""
 
     trigger: str
