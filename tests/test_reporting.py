@@ -219,26 +219,33 @@ def test_calls_in_flight_never_exceed_the_concurrency(
     assert 2 <= scf_env.snapshot()["max_in_flight"] <= 5
 
 
-def test_calls_started_per_second_never_exceed_the_rate(
+def test_calls_are_paced_one_emission_interval_apart(
     app: Application, clock: FakeClock, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SMS_MAX_RPS", "10")
     monkeypatch.setenv("SMS_CONCURRENCY", "1")
     summary = app.handle(ckafka_event([{"SerialNo": f"r-{i}"} for i in range(25)]), scf_context())
     assert summary["Reported"] == 25
-    # Calls take no time on the injected clock: 10 start at once, the 11th and the 21st wait a whole second.
-    assert clock.slept == [1.0, 1.0]
+    # Calls take no time on the injected clock: each after the first waits one interval (0.1 s), so the
+    # 25 starts span 2.4 s, and no second holds more than 10 of them.
+    assert clock.slept == pytest.approx([0.1] * 24)
 
 
-def test_rate_limiter_allows_at_most_the_limit_in_any_one_second_window(clock: FakeClock) -> None:
+def test_the_rate_limiter_paces_starts_so_no_one_second_window_holds_more_than_the_limit(clock: FakeClock) -> None:
     limiter = RateLimiter(clock, 3)
     deadline = Deadline(clock, clock.monotonic() + 10, clock.monotonic() + 11)
     starts = []
-    for _ in range(7):
+    for gap in (0.0, 0.1, 0.0, 0.9, 0.0, 0.0, 2.0, 0.0):
+        clock.advance(gap)  # callers arrive unevenly: bunched, then after a pause
         assert limiter.acquire(deadline)
-        starts.append(clock.monotonic() - 1000.0)
-        clock.advance(0.1)  # each call takes a while to start the next
-    assert starts == pytest.approx([0.0, 0.1, 0.2, 1.0, 1.1, 1.2, 2.0])
+        starts.append(round(clock.monotonic() - 1000.0, 6))
+    third = 1 / 3
+    # Bunched callers are spaced one interval apart; one that comes after a pause starts at once (no
+    # burst is saved up during the pause, so the next second still holds at most 3).
+    assert starts == pytest.approx(
+        [0.0, third, 2 * third, 0.9 + 2 * third, 1.9, 1.9 + third, 3.9 + third, 3.9 + 2 * third], abs=1e-5
+    )
+    assert all(later - earlier >= third - 1e-6 for earlier, later in zip(starts, starts[1:], strict=False))
     assert all(sum(1 for s in starts if t <= s < t + 1.0) <= 3 for t in starts)
 
 

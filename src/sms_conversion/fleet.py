@@ -1,11 +1,14 @@
-"""A rate limit shared by every instance: at most SMS_FLEET_MAX_RPS calls started in any one-second window.
+"""A rate limit shared by every instance: calls paced fleet-wide, one every 1/SMS_FLEET_MAX_RPS seconds.
 
-One Lua script, one round trip per acquire: it drops the starts older than the
-window from a sorted set, and either records this start or answers how long to
-wait for the oldest to leave. Time is Redis's own (`TIME`), so the instances'
-clocks never disagree about the window. No library: `limits`' moving window
-answers only yes or no, so learning when to retry would take a second round
-trip per refusal, and it would add four packages to the function's zip.
+GCRA in one Lua script on one Redis key holding the fleet's theoretical
+arrival time (TAT), one round trip per call: the script reserves the next slot
+(one emission interval after the last one reserved by any instance) and
+answers how long to wait for it, or refuses without reserving when the wait
+would not leave time for the call. Time is Redis's own (`TIME`), so the
+instances' clocks never disagree. Pacing the starts, rather than counting a
+second's worth at once, is what keeps *arrivals* at the API under the limit in
+every one-second window (see README, "Rate"). No library: `limits` answers only
+yes or no (a second round trip per refusal) and would add four packages to the zip.
 
 When Redis fails, the per-instance limit (which always applies) is all that
 is left: the limiter says so once per invocation and lets calls through.
@@ -13,10 +16,8 @@ is left: the limiter says so once per invocation and lets calls through.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
-import uuid
 from typing import Any
 
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
@@ -24,24 +25,22 @@ from .logs import LOGGER_NAME
 
 logger = logging.getLogger(LOGGER_NAME)
 
-FLEET_KEY = "sms-report-conversion:fleet-rate"
-WINDOW_MS = 1000
+FLEET_KEY = "sms-report-conversion:fleet-tat"
 
-# KEYS[1]: the window's sorted set. ARGV: limit, window in ms, a unique member.
-# Returns 0 when this start is recorded, or the milliseconds until a slot frees.
+# KEYS[1]: the fleet's TAT in microseconds. ARGV: emission interval, longest acceptable wait (both µs).
+# Returns the microseconds to wait for the reserved slot, or -1 when none was reserved.
 _ACQUIRE_SCRIPT = """
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now_ms)
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - now
+if wait > max_wait then return -1 end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.floor((next_tat - now) / 1000) + 1000)
+return wait
 """
 
 
@@ -53,32 +52,27 @@ class FleetLimiter:
 
         self._script = client.register_script(_ACQUIRE_SCRIPT)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self._limit = limit
+        self._interval_us = max(1, round(1_000_000 / limit))
         self._clock = clock
         self._key = key
-        self._prefix = uuid.uuid4().hex
-        self._counter = itertools.count()
         self._down = False
         self._lock = threading.Lock()
 
     def acquire(self, deadline: Deadline) -> bool:
-        """Wait for a fleet-wide slot; False when the wait would leave no time for the call."""
-        while not self._down:
-            try:
-                wait_ms = int(self._script(keys=[self._key], args=[self._limit, WINDOW_MS, self._member()]))
-            except self._errors as exc:
-                self._fall_back(type(exc).__name__)
-                break
-            if wait_ms <= 0:
-                return True
-            wait = wait_ms / 1000
-            if deadline.remaining() - wait < MIN_USEFUL_CALL_SECONDS:
-                return False
-            self._clock.sleep(wait)
+        """Reserve the fleet's next slot and wait for it; False when the wait would leave no time for the call."""
+        if self._down:
+            return True
+        max_wait_us = int(max(0.0, deadline.remaining() - MIN_USEFUL_CALL_SECONDS) * 1_000_000)
+        try:
+            wait_us = int(self._script(keys=[self._key], args=[self._interval_us, max_wait_us]))
+        except self._errors as exc:
+            self._fall_back(type(exc).__name__)
+            return True
+        if wait_us < 0:
+            return False
+        if wait_us > 0:
+            self._clock.sleep(wait_us / 1_000_000)
         return True
-
-    def _member(self) -> str:
-        return f"{self._prefix}:{next(self._counter)}"
 
     def _fall_back(self, reason: str) -> None:
         with self._lock:

@@ -1,50 +1,48 @@
-"""Per-instance cap on calls started in any one-second window."""
+"""Per-instance cap on call starts: calls are paced, one every 1/SMS_MAX_RPS seconds (GCRA).
+
+A window that lets a whole second's quota start at once is exact on *starts*
+and still lets more than the limit *arrive* in some one-second window: the
+first burst waits on new connections and lands together with the next
+window's first calls. The generic cell rate algorithm (as in `redis-cell` and
+`throttled`) paces the starts instead: each call reserves the next theoretical
+arrival time, one emission interval after the previous one, and waits for it.
+A reservation is one step under a lock, and a waiting call never blocks the others.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from typing import Protocol
 
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
 
-WINDOW_SECONDS = 1.0
-
 
 class Limiter(Protocol):
     def acquire(self, deadline: Deadline) -> bool:
-        """Wait for a slot; False when the wait would leave no time for the call."""
+        """Wait for a slot; False (and no slot taken) when the wait would leave no time for the call."""
 
 
 class RateLimiter:
-    """Sliding-window log: at most `limit` starts in any window of one second.
-
-    A token bucket would allow a burst of `limit` at the edge of two windows;
-    the API's ceiling is stated per second, so the exact window is kept. The
-    log holds at most `limit` timestamps.
-    """
+    """GCRA on the instance's monotonic clock: at most `limit` starts in any one-second window."""
 
     def __init__(self, clock: Clock, limit: int) -> None:
         self._clock = clock
-        self._limit = limit
-        self._starts: deque[float] = deque()
+        self._interval = 1.0 / limit
+        self._tat = float("-inf")  # the theoretical arrival time of the next call
         self._lock = threading.Lock()
 
     def set_limit(self, limit: int) -> None:
         with self._lock:
-            self._limit = limit
+            self._interval = 1.0 / limit
 
     def acquire(self, deadline: Deadline) -> bool:
-        """Wait for a slot; False when the wait would leave no time for the call."""
-        while True:
-            with self._lock:
-                now = self._clock.monotonic()
-                while self._starts and self._starts[0] <= now - WINDOW_SECONDS:
-                    self._starts.popleft()
-                if len(self._starts) < self._limit:
-                    self._starts.append(now)
-                    return True
-                wait = self._starts[-self._limit] + WINDOW_SECONDS - now
+        with self._lock:
+            now = self._clock.monotonic()
+            slot = max(self._tat, now)
+            wait = slot - now
             if deadline.remaining() - wait < MIN_USEFUL_CALL_SECONDS:
                 return False
+            self._tat = slot + self._interval
+        if wait > 0:
             self._clock.sleep(wait)
+        return True
