@@ -6,7 +6,9 @@
 
 The environment comes from template.yaml (variables already set in your shell
 win), the context carries what SCF passes, and the emulator plays the SMS API
-with temporary keys injected the way SCF injects the execution role's.
+with temporary keys injected the way SCF injects the execution role's. When
+REPORT_SIGNING_SECRET or CMQ_PUSH_TOKEN is set (Deploy step 3 exports one), the
+HTTP sample events are signed, or carry `?token=`, as real callers send them.
 
 Logs go to stderr, the return value to stdout (so `| jq` works). Exit status:
 0 for a 2xx answer or a queue summary, 1 for a 4xx/5xx answer, 2 when the
@@ -16,12 +18,17 @@ invocation raised (SCF would redeliver a queue event), 64 for a bad event file.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import contextlib
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from local.call import signed_headers
 from local.runtime import SAMPLE_APP_IDS, TEMPLATE, import_handler, prepare
 
 EXIT_ANSWER_ERROR, EXIT_RAISED, EXIT_BAD_EVENT = 1, 2, 64
@@ -49,6 +56,40 @@ def _bad_event(message: str) -> int:
     return EXIT_BAD_EVENT
 
 
+def as_callers_send_it(event: Any, environ: dict[str, str] | os._Environ[str], now: float) -> tuple[Any, str | None]:
+    """The event as a real caller would send it to a function whose route is authenticated.
+
+    With REPORT_SIGNING_SECRET, an HTTP event gets X-Timestamp and X-Signature over its raw body (after
+    base64 decoding), signed with the first secret; a TDMQ-CMQ push, which cannot sign, gets `?token=`
+    when CMQ_PUSH_TOKEN is set, and so does any HTTP event when only the token is. Returns the event
+    and what was done to it, or (event, None) for an event left as it is.
+    """
+    if not isinstance(event, dict) or "httpMethod" not in event:
+        return event, None
+    secret = (environ.get("REPORT_SIGNING_SECRET") or "").split(",")[0].strip()
+    token = (environ.get("CMQ_PUSH_TOKEN") or "").strip()
+    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    push = "x-cmq-message-id" in headers or "x-cmq-request-id" in headers
+    if token and (push or not secret):
+        query = dict(event.get("queryString") or {})
+        query["token"] = token
+        return {**event, "queryString": query}, "added ?token=<CMQ_PUSH_TOKEN> to its URL, as a push subscription does"
+    if not secret:
+        return event, None
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        return event, None
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") is True else body.encode("utf-8")
+    except (binascii.Error, ValueError):
+        return event, None
+    signed = {name.lower(): value for name, value in signed_headers(secret, raw, now).items() if name != "Content-Type"}
+    done = "signed it with REPORT_SIGNING_SECRET (X-Timestamp, X-Signature), as a caller does"
+    if push:
+        done += "; a real TDMQ-CMQ push cannot sign: set CMQ_PUSH_TOKEN and put ?token=<it> in the subscription's URL"
+    return {**event, "headers": {**(event.get("headers") or {}), **signed}}, done
+
+
 def exit_status(result: Any) -> int:
     """0 for a 2xx answer or a queue summary, 1 for a 4xx/5xx answer."""
     if isinstance(result, dict):
@@ -67,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", action="store_true", help="call the real SMS API with your local credentials")
     args = parser.parse_args(argv)
 
-    event = read_event(args.event)
+    event, signed = as_callers_send_it(read_event(args.event), os.environ, time.time())
+    if signed:
+        print(f"# {args.event}: {signed}", file=sys.stderr)
     target = prepare(args.real, args.template)
     if args.real and any(app_id in json.dumps(event) for app_id in SAMPLE_APP_IDS):
         print(

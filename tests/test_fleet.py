@@ -89,6 +89,7 @@ def test_the_fleet_limit_holds_at_the_api_and_the_fleet_sustains_it(
     assert sustained >= limit * 0.9, f"the fleet sustained {sustained:.1f}/s at a limit of {limit}"
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_limit(
     redis_env: RedisServer, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

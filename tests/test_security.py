@@ -131,6 +131,33 @@ def test_a_push_authenticates_with_its_token(
     assert len(scf_env.reports) == 1
 
 
+@pytest.mark.parametrize(
+    ("token", "configured", "code", "words"),
+    [
+        (None, PUSH_TOKEN, "AuthFailure.InvalidAuthorization", "carries no token"),
+        ("wrong-token-000000000", PUSH_TOKEN, "AuthFailure.InvalidToken", "is not CMQ_PUSH_TOKEN"),
+        (None, None, "AuthFailure.InvalidAuthorization", "cannot sign: set CMQ_PUSH_TOKEN"),
+    ],
+)
+@pytest.mark.usefixtures("signing")
+def test_a_push_refused_for_its_token_is_told_about_the_token_not_the_signature(
+    app: Application,
+    scf_env: SmsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str | None,
+    configured: str | None,
+    code: str,
+    words: str,
+) -> None:
+    if configured is not None:
+        monkeypatch.setenv("CMQ_PUSH_TOKEN", configured)
+    response = app.handle(push_event("cmq_push.json", token), scf_context())
+    error = body_of(response)["Error"]
+    assert (response["statusCode"], error["Code"]) == (401, code)
+    assert words in error["Message"]
+    assert "Signature" not in error["Message"]
+
+
 @pytest.mark.usefixtures("signing")
 def test_an_authenticated_unreadable_push_is_acknowledged_and_an_unauthenticated_one_refused(
     app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch

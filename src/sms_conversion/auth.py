@@ -41,8 +41,11 @@ def authenticate(
     """None when the request proves who sent it (or no secret is configured); the failure otherwise."""
     if not secrets and not push_token:
         return None
-    if push_token is not None and _same(request.query.get("token", ""), push_token):
+    given_token = request.query.get("token")
+    if push_token is not None and given_token is not None and _same(given_token, push_token):
         return None
+    if request.is_queue_push and SIGNATURE_HEADER not in request.headers:
+        return _push_token_failure(given_token, push_token)
     timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
     signature = _SIGNATURE.fullmatch(request.headers.get(SIGNATURE_HEADER, "").strip())
     if not _TIMESTAMP.fullmatch(timestamp) or signature is None:
@@ -58,6 +61,25 @@ def authenticate(
             if _same(sign(secret, timestamp, body), signature.group(0)):
                 return None
     return AuthFailure("AuthFailure.SignatureFailure", "X-Signature does not match the request")
+
+
+def _push_token_failure(given: str | None, configured: str | None) -> AuthFailure:
+    """A TDMQ-CMQ push cannot sign: what is wrong with the token its URL carries, in words about the token."""
+    if configured is None:
+        return AuthFailure(
+            "AuthFailure.InvalidAuthorization",
+            "a TDMQ-CMQ push cannot sign: set CMQ_PUSH_TOKEN on the function and put ?token=<it> in the "
+            "subscription's endpoint URL",
+        )
+    if given is None:
+        return AuthFailure(
+            "AuthFailure.InvalidAuthorization",
+            "the push carries no token: the subscription's endpoint URL must end in ?token=<CMQ_PUSH_TOKEN>",
+        )
+    return AuthFailure(
+        "AuthFailure.InvalidToken",
+        "the push's ?token= is not CMQ_PUSH_TOKEN: put the function's current token in the subscription's URL",
+    )
 
 
 def _same(given: str, expected: str) -> bool:
