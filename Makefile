@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 # a shell that sets PYTHONDONTWRITEBYTECODE would otherwise recompile ~400 modules on every run.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv test test-slow lint invoke serve call backfill emulator bench package layer verify-package \
+.PHONY: help venv test test-slow lint invoke serve call backfill emulator old-cli bench package layer verify-package \
 	deploy destroy clean
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make call URL=http://127.0.0.1:8000/ BODY='{...}'  sign (REPORT_SIGNING_SECRET) and post one request"
 	@echo "make backfill FILE=conversions.csv [ARGS=...]    report missed conversions (CSV, JSON Lines, or --from-logs)"
 	@echo "make emulator [PORT=9000]                         serve the SMS API emulator on 127.0.0.1"
+	@echo "make old-cli                                      files for the old SCF CLI's scf native invoke (build/old-cli/)"
 	@echo "make package                                      build dist/function.zip (and layer.zip, code.zip) with Python 3.10"
 	@echo "make verify-package                               prove the zip on Python 3.10, read-only, with bytecode"
 	@echo "make deploy [DRY_RUN=1] [UNSET=NAME,...]          create or update everything on Tencent Cloud with tccli"
@@ -70,6 +71,9 @@ backfill: $(STAMP)
 
 emulator: $(STAMP)
 	@$(BIN)/python -m emulator --port $(or $(PORT),9000)
+
+old-cli: $(STAMP)
+	@$(BIN)/python -m local.old_cli $(if $(PORT),--endpoint http://127.0.0.1:$(PORT),)
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench

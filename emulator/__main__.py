@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import threading
 
@@ -15,7 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     args = parser.parse_args(argv)
-    emulator = SmsEmulator(args.host, args.port, latency=args.latency_ms / 1000)
+    try:
+        emulator = SmsEmulator(args.host, args.port, latency=args.latency_ms / 1000)
+    except OSError as exc:
+        busy = exc.errno == errno.EADDRINUSE
+        why = "the port is in use (another make emulator?); choose another with PORT=..." if busy else exc.strerror
+        print(f"make emulator: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+        return 1
     emulator.start()
     print(f"SMS emulator on http://{args.host}:{emulator.port}", flush=True)
     print(f"  permanent key: {PERMANENT_KEY.secret_id} / {PERMANENT_KEY.secret_key}", flush=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -117,13 +118,29 @@ def make_server(handler: Handler, context: Callable[[], dict[str, Any]], port: i
     return server
 
 
+def _not_ready(event: Any, context: Any) -> Any:
+    raise RuntimeError("the handler is not loaded yet")
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is in use (another make serve?); choose another with PORT=..."
+    return exc.strerror or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make serve", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--real", action="store_true", help="call the real SMS API with your local credentials")
     args = parser.parse_args(argv)
+    try:
+        # The port first: a busy one is one clear line, before anything else starts.
+        server = make_server(_not_ready, dict, args.port)
+    except OSError as exc:
+        print(f"make serve: cannot listen on 127.0.0.1:{args.port}: {_why(exc)}", file=sys.stderr)
+        return 1
     target: Target = prepare(args.real)
-    server = make_server(import_handler(), target.context, args.port)
+    server.handler, server.context = import_handler(), target.context
     print(
         f"# serving the function at http://127.0.0.1:{server.server_address[1]}/ against {target.description}",
         file=sys.stderr,

@@ -41,7 +41,8 @@ def test_template_declares_the_packaged_function() -> None:
     assert namespace == "default"
     assert properties["Handler"] == "index.main_handler"
     assert properties["Runtime"] == "Python3.10"
-    assert properties["CodeUri"] == "./build/function"  # the package (make package), never bare src/
+    # The code in a checkout (the old CLI runs it with the project's venv); deploys upload the package.
+    assert properties["CodeUri"] == "./src"
     assert set(properties) <= TCSAM_PROPERTIES  # the TCSAM schema forbids other properties
     events = {event["Type"]: event["Properties"] for event in properties["Events"].values()}
     assert set(events) == {"Ckafka"}  # API Gateway and classic CMQ are legacy, left as comments
@@ -58,7 +59,7 @@ def test_serverless_yml_uses_documented_inputs_and_the_templates_values() -> Non
     assert set(inputs) <= COMPONENT_INPUTS
     namespace, name, properties = function_from_template()
     assert (inputs["name"], inputs["namespace"]) == (name, namespace)
-    assert inputs["src"] == properties["CodeUri"]
+    assert inputs["src"] == "./build/function"  # the package (make package), never bare src/
     assert inputs["handler"] == properties["Handler"]
     assert inputs["runtime"] == properties["Runtime"]
     assert inputs["memorySize"] == properties["MemorySize"]

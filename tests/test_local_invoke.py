@@ -176,3 +176,23 @@ def test_the_real_flag_without_credentials_fails_fast_and_clearly(tmp_path: Path
     assert "still carries a sample SmsSdkAppId" in done.stderr
     assert done.returncode == 1
     assert json.loads(done.stdout)["Error"]["Code"] == "InternalError.MissingCredentials"
+
+
+@pytest.mark.parametrize("tool", ["serve", "emulator"])
+def test_a_busy_port_is_one_clear_line_not_a_traceback(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    import emulator.__main__
+    import local.serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        main = local.serve.main if tool == "serve" else emulator.__main__.main
+        assert main(["--port", str(port)]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"make {tool}: cannot listen on 127.0.0.1:{port}: the port is in use (another make {tool}?); "
+        "choose another with PORT=..."
+    )
