@@ -146,6 +146,85 @@ def run_backfill(endpoint: str, count: int, concurrency: int) -> float:
     return count / elapsed
 
 
+FLEET_LIMIT = 200
+FLEET_PROCESSES = 2
+FLEET_SECONDS = 4
+_FLEET_PROCESS = """
+import json, sys
+sys.path[:0] = ["src", "."]
+import index
+print("READY", flush=True)
+event = json.loads(sys.stdin.read())
+print(json.dumps(index.main_handler(event, {"request_id": sys.argv[1], "time_limit_in_ms": 60000})))
+"""
+
+
+@contextmanager
+def redis_process() -> Iterator[str | None]:
+    """A redis-server on a free port, or None when it is not installed (the fleet rows are then skipped)."""
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def fleet_arrivals(endpoint: str, redis_url: str) -> list[float]:
+    """Arrival times at the emulator of FLEET_PROCESSES warm instances sharing SMS_FLEET_MAX_RPS in one Redis."""
+    env = python_env(
+        environment(endpoint, REDIS_URL=redis_url, SMS_FLEET_MAX_RPS=str(FLEET_LIMIT), SMS_CONCURRENCY="4")
+    )
+    env["LOG_LEVEL"] = "WARNING"
+    per_process = FLEET_LIMIT * FLEET_SECONDS // FLEET_PROCESSES
+    reset(endpoint)
+    running = []
+    for number in range(FLEET_PROCESSES):
+        process = subprocess.Popen(
+            [sys.executable, "-c", _FLEET_PROCESS, f"fleet-{number}"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "READY"
+        running.append(process)
+    for number, process in enumerate(running):
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(ckafka_batch(f"fleet-{number}", per_process)))
+        process.stdin.close()
+    for process in running:
+        assert process.stdout is not None
+        summary = json.loads(process.stdout.read().splitlines()[-1])
+        assert summary["Reported"] == per_process, summary
+        process.wait(timeout=60)
+    return sorted(report["ArrivedAt"] for report in stats(endpoint)["reports"])
+
+
+def busiest_second(times: list[float]) -> int:
+    import bisect
+
+    return max(bisect.bisect_left(times, start + 1.0) - index for index, start in enumerate(times))
+
+
 def bare_sdk_calls(endpoint: str, prefix: str, count: int) -> float:
     """The floor: one SDK client calling ReportConversion in a loop, nothing else."""
     from tencentcloud.common import credential
@@ -310,7 +389,32 @@ def measure() -> list[Row]:
                 connections <= CONCURRENCY,
             )
         )
-    with emulator_process(0) as endpoint:
+    with emulator_process(0) as endpoint, redis_process() as redis_url:
+        if redis_url is not None:
+            arrivals = fleet_arrivals(endpoint, redis_url)
+            busiest = busiest_second(arrivals)
+            sustained = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+            rows.append(
+                Row(
+                    f"fleet limit at the API: busiest 1 s of arrivals, {FLEET_PROCESSES} processes, one Redis",
+                    f"{busiest} calls",
+                    f"SMS_FLEET_MAX_RPS={FLEET_LIMIT}",
+                    f"{busiest / FLEET_LIMIT:.0%} of the limit",
+                    "<= 105%",
+                    busiest <= FLEET_LIMIT * 1.05,
+                )
+            )
+            rows.append(
+                Row(
+                    f"fleet throughput under that limit over {FLEET_SECONDS} s of records",
+                    f"{sustained:,.0f} calls/s",
+                    f"SMS_FLEET_MAX_RPS={FLEET_LIMIT}",
+                    f"{sustained / FLEET_LIMIT:.0%} of the limit",
+                    ">= 90%",
+                    sustained >= FLEET_LIMIT * 0.9,
+                )
+            )
+        reset(endpoint)
         run_batch(endpoint, "warm-o", 50, 1)
         bare_sdk_calls(endpoint, "warm-b", 50)
         handler_times, bare_times = [], []
