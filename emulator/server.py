@@ -13,43 +13,26 @@ Local only: this is never deployed (it lives outside `src/`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
-import re
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .signing import ApiError as _ApiError
+from .signing import KeyPair, verify_tc3
 
 ACTION = "ReportConversion"
 VERSION = "2021-01-11"
 SERVICE = "sms"
-SIGNATURE_WINDOW_SECONDS = 300
 REGIONS = frozenset(
     {"ap-guangzhou", "ap-beijing", "ap-nanjing", "ap-shanghai", "ap-chengdu", "ap-hongkong", "ap-singapore"}
 )
 DEFAULT_APP_IDS = frozenset({"1400006666", "1400000001"})
-_AUTH = re.compile(
-    r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)/tc3_request, "
-    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})$"
-)
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    """A test key. A temporary key (with `token`) is accepted only with that token."""
-
-    secret_id: str
-    secret_key: str
-    token: str | None = None
-
-
 # Well-known test keys: not secrets, they only open this emulator.
 PERMANENT_KEY = KeyPair("AKIDEMULATOR00PERMANENT0000000000001", "emulator-permanent-secret-key-000001")
 TEMPORARY_KEY = KeyPair(
@@ -129,13 +112,6 @@ class Stats:
 
 # (HTTP status, Content-Type, body, seconds between body bytes or 0 to send it at once)
 Reply = tuple[int, str, bytes, float]
-
-
-class _ApiError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class SmsEmulator:
@@ -244,46 +220,9 @@ class SmsEmulator:
 
     def verify(self, method: str, headers: dict[str, str], body: bytes) -> KeyPair:
         """Check a request's TC3 signature as the real service does; raise _ApiError otherwise."""
-        match = _AUTH.match(headers.get("authorization", ""))
-        if not match:
-            raise _ApiError("AuthFailure.InvalidAuthorization", "Authorization header is missing or malformed")
-        try:
-            timestamp = int(headers.get("x-tc-timestamp", ""))
-        except ValueError:
-            raise _ApiError("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing or not an integer") from None
-        if abs(self.clock() - timestamp) > SIGNATURE_WINDOW_SECONDS:
-            raise _ApiError(
-                "AuthFailure.SignatureExpire", "signature expired: the client clock is off by more than 5 minutes"
-            )
-        date = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
-        if match["date"] != date or match["service"] != SERVICE:
-            raise _ApiError(
-                "AuthFailure.InvalidAuthorization", "credential scope does not match the timestamp's date or service"
-            )
-        signed = match["signed"].split(";")
-        if "content-type" not in signed or "host" not in signed:
-            raise _ApiError("AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host")
         with self._lock:
-            key = self._keys.get(match["id"])
-        if key is None:
-            raise _ApiError("AuthFailure.SecretIdNotFound", "secret id not found")
-        canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed)
-        canonical_request = "\n".join(
-            [method, "/", "", canonical_headers, match["signed"], hashlib.sha256(body).hexdigest()]
-        )
-        string_to_sign = "\n".join(
-            [
-                "TC3-HMAC-SHA256",
-                str(timestamp),
-                f"{date}/{SERVICE}/tc3_request",
-                hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
-            ]
-        )
-        expected = _sign(key.secret_key, date, string_to_sign)
-        if not hmac.compare_digest(expected, match["signature"]):
-            raise _ApiError("AuthFailure.SignatureFailure", "signature does not match")
-        if key.token is not None and not hmac.compare_digest(headers.get("x-tc-token", ""), key.token):
-            raise _ApiError("AuthFailure.TokenFailure", "temporary credentials need a valid X-TC-Token")
+            keys = dict(self._keys)
+        key, _ = verify_tc3(method, headers, body, keys, self.clock(), service=SERVICE)
         return key
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
@@ -401,15 +340,6 @@ class SmsEmulator:
                 "UnauthorizedOperation.SmsSdkAppIdVerifyFail",
                 "SmsSdkAppId does not belong to the account of this key",
             )
-
-
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
-
-
-def _sign(secret_key: str, date: str, string_to_sign: str) -> str:
-    signing_key = _hmac(_hmac(_hmac(("TC3" + secret_key).encode("utf-8"), date), SERVICE), "tc3_request")
-    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class _Server(ThreadingHTTPServer):

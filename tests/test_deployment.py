@@ -1,15 +1,11 @@
-"""Deployment files that work as written: template.yaml, serverless.yml, CAM policies and the tccli plan."""
+"""Deployment files that work as written: template.yaml, serverless.yml and the CAM policies (the deploy
+tool itself: test_deploy.py, and with the real tccli: test_deploy_tccli.py)."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import re
-import zipfile
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from conftest import ROOT
 
@@ -71,7 +67,7 @@ def test_serverless_yml_uses_documented_inputs_and_the_templates_values() -> Non
     component_variables = inputs["environment"]["variables"]
     assert set(component_variables) == set(template_variables)
     for key, value in component_variables.items():
-        if key in deploy.FROM_SHELL:
+        if key in deploy.SECRETS:
             assert value == f"${{env.{key}}}"  # secrets come from the deployer's shell
         else:
             assert str(value) == template_variables[key], key
@@ -95,75 +91,3 @@ def test_cam_policy_files() -> None:
         "version": "2.0",
         "statement": [{"effect": "allow", "action": ["name/sms:ReportConversion"], "resource": ["*"]}],
     }
-
-
-def request_fields(service: str, action: str) -> set[str]:
-    """The parameters the API (and so tccli, which is generated from it) accepts for one action."""
-    version = {"scf": "v20180416", "cam": "v20190116"}[service]
-    models = importlib.import_module(f"tencentcloud.{service}.{version}.models")
-    return {name.lstrip("_") for name in vars(getattr(models, f"{action}Request")())}
-
-
-def nested_fields(model: str) -> set[str]:
-    models = importlib.import_module("tencentcloud.scf.v20180416.models")
-    return {name.lstrip("_") for name in vars(getattr(models, model)())}
-
-
-SECRET = "deploy-test-signing-secret"
-
-
-@pytest.fixture
-def package_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "function.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("index.py", "")
-    monkeypatch.setenv("REPORT_SIGNING_SECRET", SECRET)
-    return path
-
-
-def plan(first: bool, package_zip: Path) -> list[deploy.Command]:
-    return deploy.plan(first, package_zip, package_zip.parent / "requests")
-
-
-@pytest.mark.parametrize("first", [True, False])
-def test_every_tccli_command_uses_the_apis_own_parameter_names(package_zip: Path, first: bool) -> None:
-    commands = plan(first, package_zip)
-    assert commands
-    for command in commands:
-        accepted = request_fields(command.service, command.action)
-        parameters = command.parameters
-        if command.request_file is not None:
-            assert command.request_file.stat().st_mode & 0o077 == 0  # it holds the secret
-            parameters = json.loads(command.request_file.read_text())
-        assert parameters
-        assert set(parameters) <= accepted, (command.action, set(parameters) - accepted)
-        if "Code" in parameters:
-            assert set(parameters["Code"]) <= nested_fields("Code")
-        if "Environment" in parameters:
-            for variable in parameters["Environment"]["Variables"]:
-                assert set(variable) == nested_fields("Variable")
-        argv = command.argv()
-        assert argv[:3] == ["tccli", command.service, command.action]
-        assert all(re.fullmatch(r"--[A-Za-z-]+", flag) for flag in argv[3::2])
-    actions = [command.action for command in commands]
-    if first:
-        assert actions[:5] == ["CreateRole", "CreatePolicy", "AttachRolePolicy", "CreateFunction", "CreateTrigger"]
-        assert actions[-1] == "PutReservedConcurrencyConfig"
-    else:
-        assert actions == ["UpdateFunctionCode", "UpdateFunctionConfiguration"]
-
-
-def test_the_signing_secret_comes_from_the_shell_and_is_never_printed(package_zip: Path) -> None:
-    commands = plan(True, package_zip)
-    shown = "\n".join(command.shown() for command in commands)
-    assert SECRET not in shown
-    [create] = [command for command in commands if command.action == "CreateFunction"]
-    assert create.request_file is not None
-    variables = json.loads(create.request_file.read_text())["Environment"]["Variables"]
-    assert {"Key": "REPORT_SIGNING_SECRET", "Value": SECRET} in variables
-
-
-def test_deploying_an_open_url_is_refused(package_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REPORT_SIGNING_SECRET")
-    with pytest.raises(SystemExit, match="REPORT_SIGNING_SECRET is empty"):
-        plan(True, package_zip)
