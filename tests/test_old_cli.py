@@ -17,7 +17,7 @@ from conftest import CONFIG_VARIABLES, ROOT
 from emulator import SmsEmulator
 from local import old_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 # Its own pins do not install on modern Python; these do (markupsafe, jinja2, itsdangerous, werkzeug of 2020).
 CLI_PACKAGES = ["scf==0.2.8", "chardet", "markupsafe<2.0.0", "jinja2<3", "itsdangerous<2.1", "werkzeug<2.1"]
 

@@ -1136,6 +1136,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     if args.command == "apply" and not args.zip.is_file():
         print(f"deploy: no package at {args.zip}: make package", file=out)
         return 1
+    # A run killed with SIGKILL leaves the one request file tccli had open (it may hold a secret): gone now.
+    for stale in REQUESTS.glob("*.json") if REQUESTS.is_dir() else []:
+        stale.unlink(missing_ok=True)
     try:
         unset = frozenset(name.strip() for name in args.unset.split(",") if name.strip())
         desired = Desired.from_template(shell, args.zip, unset)

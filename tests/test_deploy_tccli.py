@@ -1,0 +1,189 @@
+"""`make deploy` with the real tccli, against the control-plane stand-in over HTTPS, as an operator runs it.
+
+Slow (tccli from PyPI in a throwaway virtual environment under build/, about a second a call): `make
+test-slow`. The SDK inside tccli verifies certificates against its certifi bundle only, so that venv's
+bundle also trusts a test CA made here; the stand-in verifies every TC3 signature and keeps state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CONFIG_VARIABLES, ROOT
+
+from emulator import PERMANENT_KEY
+from emulator.cloud import CloudStandIn
+
+# tccli takes about a second a call and a deploy makes some fifty: minutes, not the suite's two.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+TCCLI_VERSION = "3.1.189.1"
+SECRET = "tccli-test-signing-secret-0001"
+PUSH = "tccli-test-push-token-000001"
+REDIS = "redis://:tccli-redis-password@10.0.0.5:6379/0"
+BUILD = ROOT / "build"
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def test_ca() -> Path:
+    """A CA kept under build/ (so the tccli venv's bundle trusts one CA across runs), EC keys: fast."""
+    directory = BUILD / "test-ca"
+    ca = directory / "ca.pem"
+    if not ca.is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", str(directory / "ca.key"), "-out", str(ca), "-days", "3650",
+                "-subj", "/CN=deploy test CA")  # fmt: skip
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tccli(test_ca: Path) -> Path:
+    venv = BUILD / f"tccli-{TCCLI_VERSION}-py{sys.version_info.major}.{sys.version_info.minor}"
+    binary = venv / "bin" / "tccli"
+    if not binary.is_file():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             f"tccli=={TCCLI_VERSION}"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    bundle = Path(
+        subprocess.run([str(venv / "bin" / "python"), "-c", "import certifi; print(certifi.where())"],
+                       check=True, capture_output=True, text=True).stdout.strip()
+    )  # fmt: skip
+    ca = (test_ca / "ca.pem").read_text()
+    if ca not in bundle.read_text():
+        with bundle.open("a") as out:
+            out.write("\n" + ca)
+    return binary
+
+
+@pytest.fixture
+def cloud(test_ca: Path, tmp_path: Path) -> Iterator[CloudStandIn]:
+    key, csr, cert, extensions = (tmp_path / name for name in ("server.key", "server.csr", "server.pem", "san.cnf"))
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
+            "-out", str(csr), "-subj", "/CN=127.0.0.1")  # fmt: skip
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(test_ca / "ca.pem"), "-CAkey", str(test_ca / "ca.key"),
+            "-CAcreateserial", "-out", str(cert), "-days", "1", "-extfile", str(extensions))  # fmt: skip
+    stand_in = CloudStandIn(cert, key, reads_until_active=2).start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    path = tmp_path / "function.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("index.py", "def main_handler(event, context):\n    return {}\n")
+    return path
+
+
+def deploy(
+    tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path, *args: str, **shell: str
+) -> subprocess.CompletedProcess[str]:
+    """`make deploy` (its command, on a small zip), tccli configured from the environment as `tccli configure` does."""
+    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    env.update(
+        {
+            "HOME": str(tmp_path),  # no ~/.tccli of the machine's
+            "TCCLI": str(tccli),
+            "DEPLOY_API_ENDPOINT": cloud.endpoint,
+            "DEPLOY_POLL_SECONDS": "0.1",
+            "TENCENTCLOUD_SECRET_ID": PERMANENT_KEY.secret_id,
+            "TENCENTCLOUD_SECRET_KEY": PERMANENT_KEY.secret_key,
+            **shell,
+        }
+    )
+    command = [sys.executable, "-m", "tools.deploy", *(args or ("apply",)), "--zip", str(package)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def mutations(cloud: CloudStandIn, since: int) -> list[str]:
+    return [a for a in cloud.actions(since) if a.startswith(("Create", "Update", "Modify", "Put", "Delete", "Attach"))]
+
+
+def test_deploy_with_the_real_tccli_plans_resumes_updates_and_destroys(
+    tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path
+) -> None:
+    first = {"REPORT_SIGNING_SECRET": SECRET, "CMQ_PUSH_TOKEN": PUSH, "REDIS_URL": REDIS}
+    # A dry run on an empty account: reads, prints the plan, changes nothing.
+    done = deploy(tccli, cloud, package, tmp_path, "apply", "--dry-run", **first)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "would create    scf function report-conversion" in done.stdout
+    assert mutations(cloud, 0) == []
+    # The first deploy breaks half way (a trigger the account cannot have): one line, no traceback.
+    cloud.fail("CreateTrigger", "LimitExceeded.Trigger", "too many triggers")
+    done = deploy(tccli, cloud, package, tmp_path, **first)
+    assert done.returncode == 1
+    assert 'deploy: step "Function URL" failed: LimitExceeded.Trigger: too many triggers' in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert ("default", "report-conversion") in cloud.functions
+    # The same command again continues: nothing is created twice, and it waited for Active between changes.
+    since = len(cloud.calls)
+    done = deploy(tccli, cloud, package, tmp_path, **first)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = mutations(cloud, since)
+    assert "CreateRole" not in again
+    assert "CreateFunction" not in again
+    assert "CreateTrigger" in again
+    assert "FunctionStatusError" not in done.stdout
+    # An update from a shell that lacks the secrets: they keep their values, what is given updates.
+    since = len(cloud.calls)
+    done = deploy(tccli, cloud, package, tmp_path, SMS_CONCURRENCY="8")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [a for a in mutations(cloud, since) if a.startswith("Create")] == []
+    variables = {
+        item["Key"]: item["Value"]
+        for item in cloud.functions[("default", "report-conversion")].config["Environment"]["Variables"]
+    }
+    assert (variables["REDIS_URL"], variables["CMQ_PUSH_TOKEN"], variables["REPORT_SIGNING_SECRET"]) == (
+        REDIS,
+        PUSH,
+        SECRET,
+    )
+    assert variables["SMS_CONCURRENCY"] == "8"
+    for secret in (SECRET, PUSH, "tccli-redis-password"):
+        assert secret not in done.stdout + done.stderr
+    # No request file (the zip, the secrets) is left behind.
+    assert not (BUILD / "deploy").exists() or list((BUILD / "deploy").iterdir()) == []
+    # Teardown removes what deploy made.
+    done = deploy(tccli, cloud, package, tmp_path, "destroy")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (cloud.functions, cloud.roles, cloud.alarms, cloud.topics) == ({}, {}, {}, {})
+
+
+def test_a_refused_plan_and_a_missing_tccli_are_one_line_each(
+    tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path
+) -> None:
+    done = deploy(tccli, cloud, package, tmp_path, REPORT_SIGNING_SECRET=SECRET, SMS_MAX_RPS="1000")
+    assert done.returncode == 1
+    assert "deploy: refused: 4 instances x SMS_MAX_RPS=1000 = 4000 calls per second" in done.stdout
+    assert mutations(cloud, 0) == []
+    done = deploy(Path("/nonexistent/tccli"), cloud, package, tmp_path, REPORT_SIGNING_SECRET=SECRET)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert 'step "read the function" failed: TccliNotRunnable' in done.stdout
+
+
+def test_a_deploy_killed_with_sigkill_leaves_no_secret_for_the_next_run(
+    tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path
+) -> None:
+    requests = BUILD / "deploy"
+    requests.mkdir(parents=True, exist_ok=True)
+    left = requests / "CreateFunction-left.json"
+    left.write_text(json.dumps({"Environment": {"Variables": [{"Key": "REPORT_SIGNING_SECRET", "Value": SECRET}]}}))
+    done = deploy(tccli, cloud, package, tmp_path, "apply", "--dry-run", REPORT_SIGNING_SECRET=SECRET)
+    assert done.returncode == 0, done.stdout
+    assert not left.exists()
