@@ -368,3 +368,15 @@ def test_tccli_request_files_are_private_and_gone_after_each_call(tmp_path: Path
         deploy.Tccli(str(failing), "ap-guangzhou", None, workdir).call("scf", "GetFunction", {"FunctionName": "f"})
     assert (caught.value.code, caught.value.message) == ("AuthFailure.SecretIdNotFound", "no such key")
     assert stat.S_IMODE(workdir.stat().st_mode) & 0o077 == 0 or list(workdir.iterdir()) == []
+
+
+def test_the_deployers_cam_policy_allows_every_action_deploy_and_destroy_call() -> None:
+    """deploy/deployer-policy.json is what README tells the person deploying to attach: nothing more, nothing less."""
+    source = (Path(deploy.__file__)).read_text()
+    called = {f"name/{service}:{action}" for service, action in re.findall(
+        r'self\.(?:call|change|read)\(\s*"(\w+)",\s*"(\w+)"', source)}  # fmt: skip
+    policy = deploy.load_json("deployer-policy.json")
+    [statement] = policy["statement"]
+    # cam:PassRole: CreateFunction hands the execution role to SCF.
+    assert set(statement["action"]) == called | {"name/cam:PassRole"}
+    assert len(called) > 40
