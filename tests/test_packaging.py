@@ -67,3 +67,16 @@ NATIVE_INVOKE_SAFE = sorted(
 def test_sample_events_for_scf_native_invoke_survive_its_eval(event: str) -> None:
     text = (EVENTS / event).read_text()
     assert ast.literal_eval(text) == json.loads(text)
+
+
+def test_readme_says_which_codes_are_which_and_names_every_event() -> None:
+    from sms_conversion import classifier
+    from sms_conversion.logfields import EVENTS as LOG_EVENTS
+
+    readme = (ROOT / "README.md").read_text()
+    for rule in classifier.RULES:
+        assert f"`{rule.pattern}`" in readme, rule.pattern
+    for event in LOG_EVENTS:
+        assert f"`{event}`" in readme, event
+    for command in ("make test-slow", "make deploy", "make destroy", "make old-cli", "--from-logs"):
+        assert command in readme, command
