@@ -173,13 +173,8 @@ def classify_http_status(status: int | None) -> Verdict:
     if status is None or status >= 500 or status in (408, 429):
         return Verdict(Kind.RETRY, SERVER_NETWORK_ERROR, message, HTTP_RETRY)
     # The SMS API answers every error as HTTP 200 with a JSON body: a 4xx comes from something else.
-    return Verdict(
-        Kind.DEPLOYMENT_FAULT,
-        SERVER_NETWORK_ERROR,
-        message,
-        HTTP_DEPLOYMENT_FAULT,
-        hint=f"SMS_ENDPOINT answered {shown}, which the SMS API never does: check SMS_ENDPOINT and any proxy",
-        scope=Scope.ACCOUNT,
+    return _endpoint_fault(
+        SERVER_NETWORK_ERROR, message, f"SMS_ENDPOINT answered {shown}, which the SMS API never does"
     )
 
 
@@ -188,15 +183,12 @@ def classify_network_failure(reason: str, transient: bool) -> Verdict:
     message = f"network error calling the API: {reason}"
     if transient:
         return Verdict(Kind.RETRY, CLIENT_NETWORK_ERROR, message, HTTP_RETRY)
-    return Verdict(
-        Kind.DEPLOYMENT_FAULT,
-        CLIENT_NETWORK_ERROR,
-        message,
-        HTTP_DEPLOYMENT_FAULT,
-        hint="the connection to SMS_ENDPOINT fails in a way no retry fixes (TLS certificate, URL): "
-        "check SMS_ENDPOINT and any proxy",
-        scope=Scope.ACCOUNT,
-    )
+    return _endpoint_fault(CLIENT_NETWORK_ERROR, message, "the connection fails in a way no retry fixes (TLS, URL)")
+
+
+def _endpoint_fault(code: str, message: str, what: str) -> Verdict:
+    hint = f"{what}: check SMS_ENDPOINT and any proxy"
+    return Verdict(Kind.DEPLOYMENT_FAULT, code, message, HTTP_DEPLOYMENT_FAULT, hint=hint, scope=Scope.ACCOUNT)
 
 
 def classify_code(code: str, message: str, request_id: str | None, own_app: bool) -> Verdict:
