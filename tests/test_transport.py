@@ -102,3 +102,21 @@ def test_the_http_status_and_a_certificate_failure_are_remembered(tls_server: tu
     with pytest.raises(requests.exceptions.SSLError):
         session.get(url, timeout=5)  # not the test CA: a permanent failure, not worth a retry
     assert not transport.is_transient(adapter.last_failure)
+
+
+def test_finished_calls_leave_the_watchdog_together_not_one_wake_up_each() -> None:
+    # On a warm instance every call leaves an entry; waking once per finished call (seconds later,
+    # while other calls run) cost the GIL hundreds of times a second under load.
+    watchdog = transport.Watchdog()
+    for _ in range(40):
+        finished = transport.Call()
+        watchdog.watch(finished, 0.5)
+        finished.done = True
+        time.sleep(0.002)  # spread out in time, as one call after another is (within one budget)
+    in_flight = transport.Call()
+    watchdog.watch(in_flight, 0.5)
+    waited = time.monotonic() + 5.0
+    while not in_flight.expired and time.monotonic() < waited:
+        time.sleep(0.01)
+    assert in_flight.expired  # the one still running is cut all the same
+    assert watchdog.wake_ups <= 5  # one per call before: 40
