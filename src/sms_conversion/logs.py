@@ -61,15 +61,21 @@ class InvocationFields(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        # The formatted second, kept: a batch writes hundreds of lines within one.
+        self._second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": f"{self._second[1]}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "message": record.getMessage(),
         }
-        for name, value in vars(record).items():
-            if name not in _RESERVED and not name.startswith("_"):
-                entry[name] = value
+        entry.update((name, value) for name, value in vars(record).items() if name not in _RESERVED and name[0] != "_")
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: a traceback's frames can hold request headers.
             entry["exception"] = record.exc_info[0].__name__
