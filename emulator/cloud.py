@@ -471,15 +471,10 @@ class CloudStandIn:
         return {"AlarmNoticeId": notice_id}
 
     def _cls_ModifyAlarmNotice(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["AlarmNoticeId"] not in self.notices:
-            raise ApiError("ResourceNotFound.AlarmNoticeNotExist", "no such notice")
-        self.notices[p["AlarmNoticeId"]].update(p)
-        return {}
+        return _modify(self.notices, p, "AlarmNoticeId", _NO_NOTICE)
 
     def _cls_DeleteAlarmNotice(self, p: dict[str, Any]) -> dict[str, Any]:
-        if self.notices.pop(p["AlarmNoticeId"], None) is None:
-            raise ApiError("ResourceNotFound.AlarmNoticeNotExist", "no such notice")
-        return {}
+        return _delete(self.notices, p, "AlarmNoticeId", _NO_NOTICE)
 
     def _cls_DescribeAlarms(self, p: dict[str, Any]) -> dict[str, Any]:
         found = self._named(self.alarms, p, "alarmId")
@@ -497,15 +492,10 @@ class CloudStandIn:
         return {"AlarmId": alarm_id}
 
     def _cls_ModifyAlarm(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["AlarmId"] not in self.alarms:
-            raise ApiError("ResourceNotFound.AlarmNotExist", "no such alarm")
-        self.alarms[p["AlarmId"]].update(p)
-        return {}
+        return _modify(self.alarms, p, "AlarmId", _NO_ALARM)
 
     def _cls_DeleteAlarm(self, p: dict[str, Any]) -> dict[str, Any]:
-        if self.alarms.pop(p["AlarmId"], None) is None:
-            raise ApiError("ResourceNotFound.AlarmNotExist", "no such alarm")
-        return {}
+        return _delete(self.alarms, p, "AlarmId", _NO_ALARM)
 
     def _cls_DescribeDashboards(self, p: dict[str, Any]) -> dict[str, Any]:
         items = list(self.dashboards.values())
@@ -521,15 +511,10 @@ class CloudStandIn:
         return {"DashboardId": dashboard_id}
 
     def _cls_ModifyDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["DashboardId"] not in self.dashboards:
-            raise ApiError("ResourceNotFound.DashboardNotExist", "no such dashboard")
-        self.dashboards[p["DashboardId"]].update(p)
-        return {}
+        return _modify(self.dashboards, p, "DashboardId", _NO_DASHBOARD)
 
     def _cls_DeleteDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
-        if self.dashboards.pop(p["DashboardId"], None) is None:
-            raise ApiError("ResourceNotFound.DashboardNotExist", "no such dashboard")
-        return {}
+        return _delete(self.dashboards, p, "DashboardId", _NO_DASHBOARD)
 
     # ---- Cloud Monitor ---------------------------------------------------------------------------
 
@@ -623,3 +608,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+# CLS's answers for an unknown id: (code, message).
+_NO_NOTICE = ("ResourceNotFound.AlarmNoticeNotExist", "no such notice")
+_NO_ALARM = ("ResourceNotFound.AlarmNotExist", "no such alarm")
+_NO_DASHBOARD = ("ResourceNotFound.DashboardNotExist", "no such dashboard")
+
+
+def _modify(
+    store: dict[str, dict[str, Any]], p: dict[str, Any], id_key: str, missing: tuple[str, str]
+) -> dict[str, Any]:
+    """CLS's Modify* for a stored resource: the given fields replace the stored ones; an unknown id is `missing`."""
+    if p[id_key] not in store:
+        raise ApiError(*missing)
+    store[p[id_key]].update(p)
+    return {}
+
+
+def _delete(
+    store: dict[str, dict[str, Any]], p: dict[str, Any], id_key: str, missing: tuple[str, str]
+) -> dict[str, Any]:
+    """CLS's Delete* for a stored resource; an unknown id is `missing`."""
+    if store.pop(p[id_key], None) is None:
+        raise ApiError(*missing)
+    return {}

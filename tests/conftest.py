@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,15 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._mono += seconds
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    """A small function zip for the deploy tests: what `make deploy` uploads, without building the real one."""
+    path = tmp_path / "function.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("index.py", "def main_handler(event, context):\n    return {}\n")
+    return path
 
 
 @pytest.fixture

@@ -46,14 +46,11 @@ def test_deployment_faults_stop_with_a_hint_and_a_503(code: str, scope: Scope, w
     assert verdict.request_id == "req-1"
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        "UnauthorizedOperation.SmsSdkAppIdVerifyFail",
-        "UnauthorizedOperation.SdkAppIdIsDisabled",
-        "InvalidParameterValue.SdkAppIdNotExist",
-    ],
-)
+# Every app-level deployment fault is the producer's mistake when the app id is not ours.
+APP_LEVEL_CODES = [code for code, scope, _ in DEPLOYMENT_FAULTS if scope is Scope.APP]
+
+
+@pytest.mark.parametrize("code", APP_LEVEL_CODES)
 def test_an_app_level_code_for_a_foreign_app_id_refuses_only_that_message(code: str) -> None:
     verdict = classifier.classify_code(code, "text", None, own_app=False)
     assert (verdict.kind, verdict.http_status, verdict.hint, verdict.scope) == (Kind.REFUSED, 403, None, None)

@@ -11,7 +11,6 @@ import io
 import json
 import re
 import stat
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +45,6 @@ class InProcessCloud:
 @pytest.fixture
 def cloud() -> CloudStandIn:
     return CloudStandIn(reads_until_active=2)
-
-
-@pytest.fixture
-def package(tmp_path: Path) -> Path:
-    path = tmp_path / "function.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("index.py", "def main_handler(event, context): return {}\n")
-    return path
 
 
 def run(
@@ -380,3 +371,21 @@ def test_the_deployers_cam_policy_allows_every_action_deploy_and_destroy_call() 
     # cam:PassRole: CreateFunction hands the execution role to SCF.
     assert set(statement["action"]) == called | {"name/cam:PassRole"}
     assert len(called) > 40
+
+
+@pytest.mark.parametrize(
+    ("resource", "id_key", "code"),
+    [
+        ("AlarmNotice", "AlarmNoticeId", "ResourceNotFound.AlarmNoticeNotExist"),
+        ("Alarm", "AlarmId", "ResourceNotFound.AlarmNotExist"),
+        ("Dashboard", "DashboardId", "ResourceNotFound.DashboardNotExist"),
+    ],
+)
+def test_the_stand_in_answers_cls_not_found_for_an_id_it_does_not_hold(
+    cloud: CloudStandIn, resource: str, id_key: str, code: str
+) -> None:
+    # What a rerun of deploy or destroy meets when someone deleted the resource in the console.
+    for action in (f"Modify{resource}", f"Delete{resource}"):
+        with pytest.raises(ApiError) as raised:
+            cloud.dispatch("cls", action, {id_key: "gone-0001"})
+        assert raised.value.code == code, action

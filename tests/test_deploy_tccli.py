@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,14 +79,6 @@ def cloud(test_ca: Path, tmp_path: Path) -> Iterator[CloudStandIn]:
     stand_in = CloudStandIn(cert, key, reads_until_active=2).start()
     yield stand_in
     stand_in.stop()
-
-
-@pytest.fixture
-def package(tmp_path: Path) -> Path:
-    path = tmp_path / "function.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("index.py", "def main_handler(event, context):\n    return {}\n")
-    return path
 
 
 def deploy(
