@@ -144,6 +144,49 @@ def queue_events(draw: st.DrawFn) -> dict[str, Any]:
     return {"Records": records}
 
 
+@st.composite
+def eventbridge_envelopes(draw: st.DrawFn) -> Any:
+    """A CloudEvents envelope as EventBridge might send it, or not quite: connector or custom, any data."""
+    kind = draw(
+        st.one_of(
+            st.sampled_from(["connector:ckafka", "connector:kafka", "connector:tdmq", "connector:x"]),
+            st.sampled_from(["verification.success", "adapter:eis"]),
+            scalars,
+        )
+    )
+    connector_data = st.fixed_dictionaries(
+        {},
+        optional={
+            "msgBody": st.one_of(bodies, payloads, scalars),
+            "topic": scalars,
+            "Partition": scalars,
+            "partition": st.one_of(scalars, st.just("")),
+            "partitions": scalars,
+            "offset": scalars,
+            "msgId": scalars,
+        },
+    )
+    envelope: dict[str, Any] = {
+        "specversion": draw(st.sampled_from(["0", "1.0", "1.0.2"]) | scalars),
+        "type": kind,
+        "source": draw(st.one_of(st.just("ckafka.cloud.tencent"), text, scalars)),
+        "id": draw(st.one_of(text, scalars)),
+        "time": draw(st.one_of(scalars, text, st.sampled_from(["1615430559146", "2024-03-08T09:46:52.575Z"]))),
+    }
+    if draw(st.booleans()):
+        envelope["data"] = draw(st.one_of(connector_data, payloads, bodies, json_values))
+    elif draw(st.booleans()):
+        envelope["data_base64"] = draw(st.one_of(text, st.just(base64.b64encode(b'{"SerialNo": "b"}').decode())))
+    return envelope
+
+
+eventbridge_events = st.one_of(
+    eventbridge_envelopes(),
+    st.lists(st.one_of(eventbridge_envelopes(), json_values), min_size=1, max_size=6),
+    st.lists(eventbridge_envelopes(), max_size=6).map(lambda events: {"EventList": events}),
+)
+
+
 contexts = st.one_of(
     st.none(),
     json_values,
@@ -256,3 +299,28 @@ def test_a_direct_invocation_answers_with_a_status_and_never_calls_for_invalid_i
     if result["StatusCode"] in NO_CALL_STATUSES:
         assert scf_env.snapshot()["requests"] == before
     assert_log_lines_are_ours(capsys.readouterr().out)
+
+
+@SETTINGS
+@given(event=eventbridge_events, context=contexts)
+def test_an_eventbridge_delivery_never_raises_for_bad_events_and_poison_never_calls(
+    app: Application, scf_env: SmsEmulator, capsys: pytest.CaptureFixture[str], event: Any, context: Any
+) -> None:
+    before = scf_env.snapshot()["requests"]
+    try:
+        result = app.handle(event, context)
+    except RetryLater:  # the one documented raise: only for records not attempted in a tight limit
+        assert tight(context)
+        return
+    output = capsys.readouterr().out
+    assert_log_lines_are_ours(output)
+    calls = scf_env.snapshot()["requests"] - before
+    if "Trigger" not in result:  # an array of no envelope at all: a direct invocation, answered with a status
+        assert result["StatusCode"] in HTTP_STATUSES - {500}
+        return
+    assert result["Messages"] == result["Reported"] + result["Duplicates"] + result["Skipped"] + result["Failed"]
+    assert result["Failed"] == 0
+    lines = [json.loads(line) for line in output.splitlines()]
+    poison = [line for line in lines if line.get("outcome") == "skipped" and "code" not in line]
+    # Every call is for a message that passed validation: poison (skipped without an API code) never calls.
+    assert calls <= result["Messages"] - len(poison)

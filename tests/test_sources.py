@@ -42,6 +42,9 @@ EXPECTED_TRIGGER = {
     "cmq_topic.json": "cmq",
     "ckafka.json": "ckafka",
     "tdmq_eventbridge.json": "tdmq",
+    "eventbridge_ckafka.json": "eventbridge",
+    "eventbridge_custom.json": "eventbridge",
+    "eventbridge_batch.json": "eventbridge",
     "direct.json": "direct",
     "direct_batch.json": "direct",
 }
@@ -54,6 +57,7 @@ ANSWER_OF_TRIGGER = {
     "cmq": AnswerKind.QUEUE,
     "ckafka": AnswerKind.QUEUE,
     "tdmq": AnswerKind.QUEUE,
+    "eventbridge": AnswerKind.QUEUE,
     "direct": AnswerKind.DIRECT,
 }
 

@@ -270,6 +270,10 @@ def cold_start_ms(python: str, package: Path, env: dict[str, str]) -> float:
     return statistics.median(times)
 
 
+# Samples that carry poison on purpose: how many of their messages are skipped.
+EXPECTED_SKIPPED = {"eventbridge_batch.json": 1}
+
+
 def check_answers(results: list[list[object]]) -> list[str]:
     problems = []
     for name, answer in results:
@@ -277,7 +281,8 @@ def check_answers(results: list[list[object]]) -> list[str]:
             problems.append(f"{name}: {answer}")
             continue
         status = answer.get("statusCode", answer.get("StatusCode", 200))
-        if status != 200 or answer.get("Failed", 0) or answer.get("Skipped", 0):
+        skipped = EXPECTED_SKIPPED.get(str(name), 0)
+        if status != 200 or answer.get("Failed", 0) or answer.get("Skipped", 0) != skipped:
             problems.append(f"{name}: {json.dumps(answer)[:300]}")
     return problems
 

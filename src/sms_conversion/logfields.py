@@ -35,6 +35,10 @@ LOG_FIELDS: dict[str, str] = {
     "partition": "long",
     "offset": "long",
     "msg_id": "text",
+    # an EventBridge event's own id, source and type (CloudEvents)
+    "event_id": "text",
+    "event_source": "text",
+    "event_type": "text",
     "record": "long",
     "item": "long",
     # event "deployment_fault"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +26,9 @@ MILLISECONDS_THRESHOLD = 100_000_000_000
 # Publish times before this (2015-01-01) are not plausible for a conversion.
 EARLIEST_PLAUSIBLE_TIME = 1_420_070_400
 _APP_ID_ALIASES = ("SmsSdkAppId", "sms_sdk_app_id", "smsSdkAppId")
+_RFC3339 = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
 
 
 class ConversionMessage(BaseModel):
@@ -246,7 +250,15 @@ def _publish_seconds(raw: object) -> float | None:
     # str.isdigit() accepts "²" and other digits int() refuses: ASCII only.
     if text.isascii() and text.isdigit():
         return float(text) if len(text) <= 15 else None
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    match = _RFC3339.fullmatch(text)
+    if match is not None:
+        # Python 3.10's fromisoformat takes only 3 or 6 fraction digits, an upper-case T and no Z:
+        # RFC 3339 allows any number of digits (EventBridge and CMQ send 3, Go producers 9), t and z.
+        day, clock, fraction, offset = match.groups()
+        fraction = (fraction or ".0")[1:7].ljust(6, "0")
+        offset = "+00:00" if offset is None or offset in "Zz" else offset
+        text = f"{day}T{clock}.{fraction}{offset}"
+    parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()

@@ -17,8 +17,9 @@ import base64
 import binascii
 import enum
 import json
+import re
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from .message import plausible_publish_time
 
@@ -46,10 +47,17 @@ class Coordinates(NamedTuple):
     partition: str | int | None = None
     offset: str | int | None = None
     msg_id: str | int | None = None
+    # An EventBridge event's own `id`, `source` and `type`.
+    event_id: str | int | None = None
+    event_source: str | int | None = None
+    event_type: str | int | None = None
 
     def fields(self) -> dict[str, Any]:
-        """Top-level log fields (CLS indexes only top-level values): those the source carries."""
-        return {name: value for name, value in self._asdict().items() if value is not None}
+        """Top-level log fields (CLS indexes only top-level values): those the source carries.
+
+        An empty string (one published sample has `"partition": ""`) is no coordinate.
+        """
+        return {name: value for name, value in self._asdict().items() if value is not None and value != ""}
 
     def short(self) -> str:
         """One readable phrase, e.g. `partition 3 offset 101`."""
@@ -124,13 +132,16 @@ class Source(NamedTuple):
 def recognise(event: object) -> Source:
     """The adapter for `event`, from its top-level shape only; never raises."""
     if isinstance(event, list):
-        return DIRECT
+        # EventBridge's batch delivery is an array of envelopes; an array of plain messages is a direct invocation.
+        return EVENTBRIDGE_BATCH if any(is_cloudevent(item) for item in event) else DIRECT
     if not isinstance(event, dict):
         return _unrecognised(AnswerKind.DIRECT, f"event must be a JSON object or array, got {_json_type(event)}")
     if "Records" in event:
         return _records_source(event["Records"])
-    if event.get("type") == "connector:tdmq":
-        return TDMQ
+    if isinstance(event.get("EventList"), list) and "httpMethod" not in event:
+        return EVENTBRIDGE_BATCH
+    if is_cloudevent(event):
+        return TDMQ if event.get("type") == "connector:tdmq" else EVENTBRIDGE
     if "httpMethod" in event:
         if "requestContext" in event:
             return API_GATEWAY
@@ -288,8 +299,16 @@ def _cmq_batch(event: dict[str, Any], now: float) -> Adapted:
     )
 
 
-def _tdmq_batch(event: dict[str, Any], now: float) -> Adapted:
-    return QueueBatch("tdmq", [_guarded(0, lambda _, data: _tdmq_record(data), event.get("data"))])
+def _eventbridge_single(trigger: str) -> Callable[[Any, float], Adapted]:
+    def unwrap(event: dict[str, Any], now: float) -> Adapted:
+        return QueueBatch(trigger, [_guarded(0, _event_record, event, now)])
+
+    return unwrap
+
+
+def _eventbridge_batch(event: Any, now: float) -> Adapted:
+    events = event["EventList"] if isinstance(event, dict) else event
+    return QueueBatch("eventbridge", [_guarded(index, _event_record, item, now) for index, item in enumerate(events)])
 
 
 def _guarded(index: int, adapt_record: Callable[..., SourceRecord], *args: Any) -> SourceRecord:
@@ -327,35 +346,109 @@ def _cmq_record(index: int, wrapper: object, now: float) -> SourceRecord:
     return _decoded(coordinates, record["msgBody"], record.get("publishTime"), now)
 
 
-def _tdmq_record(data: object) -> SourceRecord:
-    if data is None:
-        return SourceRecord(Coordinates(0), problem="TDMQ event has no data")
-    if not isinstance(data, dict):
-        return SourceRecord(Coordinates(0), problem=f"TDMQ event data is {_json_type(data)}, not an object")
-    coordinates = Coordinates(
-        0,
-        topic=_coordinate(data.get("topic")),
-        partition=_coordinate(data.get("partitions")),
-        msg_id=_coordinate(data.get("msgId")),
+# ---- EventBridge ----------------------------------------------------------------------------
+#
+# EventBridge delivers CloudEvents envelopes (specversion "0" in older documents, "1.0" or "1.0.2" in newer).
+# Connectors (`connector:ckafka`, `connector:kafka`, `connector:tdmq`, and any other `connector:*` whose data
+# carries `msgBody`) put the queue message in `data.msgBody`; every other event (a custom bus's PutEvents, a
+# SaaS source) is the message itself in `data`. Batch delivery sends an array of envelopes, or (the SCF target
+# page's "array mode") an object whose `EventList` holds them. Each envelope is one record with its own outcome.
+
+_SPECVERSION = re.compile(r"0|1(\.[0-9]+){0,2}")
+_MSGBODY_CONNECTORS = {"connector:ckafka": "CKafka", "connector:kafka": "CKafka", "connector:tdmq": "TDMQ"}
+
+
+def is_cloudevent(value: object) -> TypeGuard[dict[str, Any]]:
+    """A CloudEvents envelope as EventBridge sends it: a known specversion with a type or a source.
+
+    A `connector:*` type without a specversion counts too (a hand-written test event often drops it).
+    """
+    if not isinstance(value, dict):
+        return False
+    kind = value.get("type")
+    if isinstance(kind, str) and kind.startswith("connector:"):
+        return True
+    version = value.get("specversion")
+    return (
+        isinstance(version, str)
+        and _SPECVERSION.fullmatch(version) is not None
+        and ("type" in value or "source" in value)
     )
-    if "msgBody" not in data:
-        return SourceRecord(coordinates, problem="TDMQ event data has no msgBody")
-    return _decoded(coordinates, data["msgBody"], None, 0.0)
 
 
-def _decoded(coordinates: Coordinates, body: object, raw_publish_time: object, now: float) -> SourceRecord:
+def _event_record(index: int, event: object, now: float) -> SourceRecord:
+    if not is_cloudevent(event):
+        return SourceRecord(
+            Coordinates(index),
+            problem=f"batch item is {_json_type(event)} but not a CloudEvents envelope "
+            "(an array holding any envelope is read as an EventBridge batch)",
+        )
+    kind = event.get("type")
+    coordinates = Coordinates(
+        index,
+        event_id=_coordinate(event.get("id")),
+        event_source=_coordinate(event.get("source")),
+        event_type=_coordinate(kind),
+    )
+    event_time = event.get("time")
+    label = _MSGBODY_CONNECTORS.get(kind, "EventBridge") if isinstance(kind, str) else "EventBridge"
+    if "data" in event:
+        data = event["data"]
+    elif isinstance(event.get("data_base64"), str):
+        data = _base64_text(event["data_base64"])
+        if data is None:
+            return SourceRecord(
+                coordinates,
+                problem=f"{label} event data_base64 is not base64 of UTF-8 text of at most {MAX_BODY_BYTES} bytes",
+            )
+    else:
+        return SourceRecord(coordinates, problem=f"{label} event has no data")
+    if data is None:
+        return SourceRecord(coordinates, problem=f"{label} event data is null")
+    connector = isinstance(kind, str) and kind.startswith("connector:")
+    if connector and (kind in _MSGBODY_CONNECTORS or (isinstance(data, dict) and "msgBody" in data)):
+        if not isinstance(data, dict):
+            return SourceRecord(coordinates, problem=f"{label} event data is {_json_type(data)}, not an object")
+        coordinates = coordinates._replace(
+            topic=_coordinate(data.get("topic")),
+            partition=_coordinate(_first_present(data, "Partition", "partition", "partitions")),
+            offset=_coordinate(data.get("offset")),
+            msg_id=_coordinate(data.get("msgId")),
+        )
+        if "msgBody" not in data:
+            return SourceRecord(coordinates, problem=f"{label} event data has no msgBody")
+        return _decoded(coordinates, data["msgBody"], event_time, now)
+    return _decoded(coordinates, data, event_time, now, what="data")
+
+
+def _first_present(data: dict[str, Any], *names: str) -> object:
+    return next((data[name] for name in names if name in data), None)
+
+
+def _base64_text(encoded: str) -> str | None:
+    if len(encoded) > (MAX_BODY_BYTES * 4) // 3 + 4:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decoded(
+    coordinates: Coordinates, body: object, raw_publish_time: object, now: float, what: str = "msgBody"
+) -> SourceRecord:
     """A record whose body is decoded to JSON, or poison with the reason."""
     if isinstance(body, (dict, list)):
         payload: Any = body
     elif isinstance(body, str):
         if len(body) > MAX_BODY_BYTES:
-            return SourceRecord(coordinates, problem=f"msgBody is larger than {MAX_BODY_BYTES} bytes")
+            return SourceRecord(coordinates, problem=f"{what} is larger than {MAX_BODY_BYTES} bytes")
         try:
             payload = parse_json(body)
         except MalformedJson as exc:
-            return SourceRecord(coordinates, problem=f"msgBody is not valid JSON ({exc})")
+            return SourceRecord(coordinates, problem=f"{what} is not valid JSON ({exc})")
     else:
-        return SourceRecord(coordinates, problem=f"msgBody is {_json_type(body)}, not a JSON text")
+        return SourceRecord(coordinates, problem=f"{what} is {_json_type(body)}, not a JSON text")
     publish_time = plausible_publish_time(raw_publish_time, now) if raw_publish_time is not None else None
     return SourceRecord(coordinates, payload=payload, publish_time=publish_time)
 
@@ -367,7 +460,10 @@ API_GATEWAY = Source("apigw", AnswerKind.HTTP, _http_unwrapper("apigw"))
 CMQ_PUSH = Source("cmq_push", AnswerKind.HTTP, _http_unwrapper("cmq_push"))
 CKAFKA = Source("ckafka", AnswerKind.QUEUE, _ckafka_batch)
 CMQ_TOPIC = Source("cmq", AnswerKind.QUEUE, _cmq_batch)
-TDMQ = Source("tdmq", AnswerKind.QUEUE, _tdmq_batch)
+# A single TDMQ connector event keeps the trigger name it always had; every other envelope is "eventbridge".
+TDMQ = Source("tdmq", AnswerKind.QUEUE, _eventbridge_single("tdmq"))
+EVENTBRIDGE = Source("eventbridge", AnswerKind.QUEUE, _eventbridge_single("eventbridge"))
+EVENTBRIDGE_BATCH = Source("eventbridge", AnswerKind.QUEUE, _eventbridge_batch)
 EMPTY_BATCH = Source("queue", AnswerKind.QUEUE, lambda event, now: QueueBatch("queue", []))
 DIRECT = Source("direct", AnswerKind.DIRECT, lambda event, now: DirectInvocation(event))
 
