@@ -329,7 +329,12 @@ def test_a_connector_without_msgbody_is_poison_and_another_connector_with_msgbod
     no_body = copy.deepcopy(CKAFKA_CONNECTOR)
     del no_body["data"]["msgBody"]
     assert app.handle(no_body, scf_context())["Skipped"] == 1
-    other: dict[str, Any] = {"specversion": "1.0", "id": "x", "type": "connector:rocketmq", "source": "rocketmq.cloud.tencent"}
+    other: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": "x",
+        "type": "connector:rocketmq",
+        "source": "rocketmq.cloud.tencent",
+    }
     other["data"] = {"topic": "t", "msgId": "m-1", "msgBody": json.dumps(conversion("5000:rocket"))}
     assert app.handle(other, scf_context())["Reported"] == 1
     assert [report["SerialNo"] for report in scf_env.reports] == ["5000:rocket"]
