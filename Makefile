@@ -25,7 +25,7 @@ help:
 	@echo "make lint                                         ruff and mypy"
 	@echo "make bench                                        benchmarks against the emulator (writes bench/RESULTS.md)"
 	@echo "make serve [PORT=8000]                            the function behind a local HTTP server (a Function URL)"
-	@echo "make call URL=http://127.0.0.1:8000/ BODY='{...}'  sign (REPORT_SIGNING_SECRET) and post one request"
+	@echo "make call URL=http://127.0.0.1:8000/ BODY='{...}'  sign (REPORT_SIGNING_SECRET) and post one request (or BODY_FILE=path)"
 	@echo "make backfill FILE=conversions.csv [ARGS=...]    report missed conversions (CSV, JSON Lines, or --from-logs)"
 	@echo "make emulator [PORT=9000]                         serve the SMS API emulator on 127.0.0.1"
 	@echo "make old-cli                                      files for the old SCF CLI's scf native invoke (build/old-cli/)"
@@ -63,8 +63,12 @@ invoke: $(STAMP)
 serve: $(STAMP)
 	@$(BIN)/python -m local.serve $(if $(PORT),--port $(PORT),) $(if $(REAL),--real,)
 
+# BODY reaches the program through the environment, never through the shell's quoting: any byte is safe.
 call: $(STAMP)
-	@$(BIN)/python -m local.call '$(URL)' '$(BODY)'
+	@$(BIN)/python -m local.call "$$CALL_URL" $(if $(BODY_FILE),--body-file "$$CALL_BODY_FILE",$(if $(BODY),"$$CALL_BODY",))
+call: export CALL_URL = $(value URL)
+call: export CALL_BODY = $(value BODY)
+call: export CALL_BODY_FILE = $(value BODY_FILE)
 
 backfill: $(STAMP)
 	@$(BIN)/python -m local.backfill '$(FILE)' $(ARGS)

@@ -67,6 +67,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 # A backfill has no invocation limit: its deadline is far away...
 RUN_SECONDS = 30 * 86400.0
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+# The account's ReportConversion quota (the API page: 1,000 requests per second), shared with production.
+QUOTA_RPS = 1000
 FIELDS = ("SmsSdkAppId", "SerialNo", "ConversionTime")
 
 
@@ -85,6 +87,43 @@ class Source:
     header: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+# Every column name a message accepts (message.py's aliases), by the field it fills.
+COLUMNS = {
+    "SmsSdkAppId": ("SmsSdkAppId", "sms_sdk_app_id", "smsSdkAppId"),
+    "SerialNo": ("SerialNo", "serial_no", "serialNo"),
+    "ConversionTime": ("ConversionTime", "conversion_time", "conversionTime"),
+}
+EXPECTED_COLUMNS = (
+    "SmsSdkAppId, SerialNo, optional ConversionTime (or snake_case / camelCase: serial_no, serialNo, ...)"
+)
+
+
+class BadInput(Exception):
+    """The file cannot be a backfill's input as it is: one line saying what to fix."""
+
+
+def check_header(header: list[str], default_app_id: str | None) -> None:
+    """Before any call: every column is one the message reads, and SerialNo (and an app id) is there."""
+    known = {alias: name for name, aliases in COLUMNS.items() for alias in aliases}
+    unknown = [column for column in header if column not in known]
+    present = {known[column] for column in header if column in known}
+    missing = [name for name in ("SerialNo", "SmsSdkAppId") if name not in present]
+    if "SmsSdkAppId" in missing and default_app_id:
+        missing.remove("SmsSdkAppId")  # SMS_SDK_APP_ID fills it, as on the function
+    if unknown or missing:
+        found = ", ".join(header) if header else "nothing"
+        what = "; ".join(
+            part
+            for part in (
+                f"unknown column(s) {', '.join(unknown)}" if unknown else "",
+                f"missing {', '.join(missing)}" if missing else "",
+            )
+            if part
+        )
+        hint = " (is the first line the header?)" if unknown and not present else ""
+        raise BadInput(f"the header has {what}{hint}: found {found}; expected {EXPECTED_COLUMNS}")
 
 
 def read_text(path: Path) -> str:
@@ -113,7 +152,8 @@ def read_source(path: Path) -> Source:
                 source.rows.append(Row(number, values))
         return source
     reader = csv.DictReader(text.splitlines())
-    source.header = list(reader.fieldnames or [])
+    source.header = [name.strip() for name in reader.fieldnames or []]
+    reader.fieldnames = source.header
     for values in reader:
         # Empty cells are missing values: an empty ConversionTime is none, an empty app id the default.
         cleaned = {name: value for name, value in values.items() if name is not None and value not in ("", None)}
@@ -354,6 +394,19 @@ def run(
         return EXIT_INVALID
     for note in source.notes:
         print(f"backfill: {args.file}: {note}", file=err)
+    try:
+        if not args.from_logs and not source.rows and not source.header:
+            raise BadInput("has no rows to report (it is empty)")
+        if not args.from_logs and not source.json_lines:
+            check_header(source.header, settings.SMS_SDK_APP_ID)
+        if not args.from_logs and not source.rows:
+            raise BadInput("has no rows to report (only a header)")
+    except BadInput as exc:
+        print(f"backfill: {args.file}: {exc}. Nothing was reported.", file=err)
+        return EXIT_INVALID
+    if args.rps is not None:
+        environ = {**environ, "SMS_MAX_RPS": str(args.rps)}
+        settings = load_settings(environ)
     instance = WarmInstance(clock, environ=environ)
     validate(source, settings, instance, clock.now())
     tally = Tally(invalid=sum(1 for row in source.rows if row.problem is not None))
@@ -388,7 +441,8 @@ def run(
         except MissingCredentialsError as exc:
             print(f"backfill: {exc}", file=err)
             return EXIT_INVALID
-        failed, interrupted = _report(pending, settings, instance, ledger, destination, tally, err)
+        print(pace(len(pending), settings), file=err)
+        failed, interrupted = _report(pending, args.file, settings, instance, ledger, destination, tally, err)
         held = "; ".join(f"{count} to {endpoint} ({region})" for endpoint, region, count in ledger.destinations())
     finally:
         ledger.close()
@@ -412,8 +466,23 @@ def run(
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def pace(rows: int, settings: Settings) -> str:
+    """The arithmetic the operator needs before a long run: how long, and what is left of the quota."""
+    rate = settings.SMS_MAX_RPS
+    seconds = rows / rate if rate else 0.0
+    minutes = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    left = QUOTA_RPS - rate
+    share = (
+        f"leaves {left}/s of the account's {QUOTA_RPS}/s ReportConversion quota to production"
+        if left > 0
+        else f"uses the account's whole {QUOTA_RPS}/s ReportConversion quota: production's reports will be refused"
+    )
+    return f"backfill: {rows} row(s) at {rate} rows/s (SMS_MAX_RPS; --rps N to change) take about {minutes}; {share}"
+
+
 def _report(
     pending: list[Row],
+    path: Path,
     settings: Settings,
     instance: WarmInstance,
     ledger: Ledger,
@@ -424,7 +493,7 @@ def _report(
     failed: list[Row] = []
     lock = threading.Lock()
     interrupt = _Interrupt()
-    progress = tqdm(total=len(pending), unit="row", file=err, dynamic_ncols=True, disable=not pending)
+    progress = Progress(len(pending), err, instance.clock)
     conversions = [Conversion(row.message, origin=row) for row in pending if row.message is not None]
 
     def arrived(conversion: Conversion) -> None:
@@ -444,7 +513,9 @@ def _report(
                 tally.failed += 1
                 failed.append(row)
                 if outcome.attempted:
-                    progress.write(f"{row.line}: {conversion.message.SerialNo}: {outcome.code}: {outcome.message}")
+                    progress.write(
+                        f"{path}:{row.line}: {conversion.message.SerialNo}: {outcome.code}: {outcome.message}"
+                    )
             progress.update(1)
 
     # The engine's JSON log lines (warnings only) go to stderr with the progress bar.
@@ -457,6 +528,45 @@ def _report(
     tally.left = sum(1 for conversion in conversions if conversion.outcome is None)
     failed.sort(key=lambda row: row.line)
     return failed, interrupt.requested.is_set()
+
+
+class Progress:
+    """A bar on a terminal; elsewhere (a log file, CI, a pipe) one plain line every few seconds."""
+
+    PLAIN_EVERY_SECONDS = 5.0
+
+    def __init__(self, total: int, err: TextIO, clock: Clock) -> None:
+        self.total, self.err, self.clock = total, err, clock
+        self.done = 0
+        self.started = self.last = clock.monotonic()
+        self.bar: tqdm[Any] | None = None
+        if total and err.isatty():
+            self.bar = tqdm(total=total, unit="row", file=err, dynamic_ncols=True)
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+            return
+        now = self.clock.monotonic()
+        if now - self.last >= self.PLAIN_EVERY_SECONDS or self.done == self.total:
+            self.last = now
+            rate = self.done / (now - self.started) if now > self.started else 0.0
+            left = f", about {(self.total - self.done) / rate:.0f} s left" if rate and self.done < self.total else ""
+            print(f"backfill: {self.done}/{self.total} row(s), {rate:.0f} rows/s{left}", file=self.err, flush=True)
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            print(line, file=self.err)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _suffix(source: Source, path: Path) -> str:
@@ -477,6 +587,16 @@ def _write_rows(path: Path, source: Source, rows: list[Row]) -> None:
             writer.writerow(row.values)
 
 
+def _positive_rate(text: str) -> int:
+    try:
+        rate = int(text)
+    except ValueError:
+        rate = 0
+    if not 0 < rate <= QUOTA_RPS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of calls per second from 1 to {QUOTA_RPS}")
+    return rate
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make backfill", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -487,6 +607,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="validate and count; call nothing")
     parser.add_argument("--ledger", type=Path, help="the SQLite ledger (default: <file>.ledger.sqlite)")
     parser.add_argument("--failed", type=Path, help="where rows that still fail go (default: <file>.failed.<ext>)")
+    parser.add_argument(
+        "--rps",
+        type=_positive_rate,
+        help="calls started per second (default: SMS_MAX_RPS, template.yaml's 200); the account's quota is shared",
+    )
     return parser
 
 

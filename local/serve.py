@@ -19,7 +19,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -128,6 +128,18 @@ def _why(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def access_banner(environ: Mapping[str, str]) -> str:
+    """Who may call, as the function will decide it: signing and the push token, on or off."""
+    secrets = [part for part in environ.get("REPORT_SIGNING_SECRET", "").split(",") if part.strip()]
+    signing = (
+        f"signing on ({len(secrets)} secret{'s' if len(secrets) > 1 else ''} in REPORT_SIGNING_SECRET)"
+        if secrets
+        else "signing off (REPORT_SIGNING_SECRET is not set: anyone may call)"
+    )
+    token = "push token on (CMQ_PUSH_TOKEN)" if environ.get("CMQ_PUSH_TOKEN", "").strip() else "push token off"
+    return f"{signing}; {token}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make serve", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -143,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     server.handler, server.context = import_handler(), target.context
     print(
         f"# serving the function at http://127.0.0.1:{server.server_address[1]}/ against {target.description}",
+        f"# {access_banner(os.environ)}",
+        sep="\n",
         file=sys.stderr,
         flush=True,
     )

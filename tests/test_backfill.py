@@ -299,3 +299,132 @@ def test_from_logs_reads_a_cls_export(
     assert sorted(report["SerialNo"] for report in emulator.reports) == sorted(
         f"l-{i}" for i in range(10) if i not in (3, 7)
     )
+
+
+# ---- the input explains itself ------------------------------------------------------------------
+
+
+def test_a_wrong_header_stops_before_any_call_with_one_line_naming_both(tmp_path: Path, emulator: SmsEmulator) -> None:
+    path = tmp_path / "wrong.csv"
+    path.write_text("app,serial\n" + "".join(f"1400006666,5000:{i}\n" for i in range(10_003)))
+    status, err = backfill(path, environ(emulator))
+    assert status == 2
+    assert err.strip().splitlines() == [
+        f"backfill: {path}: the header has unknown column(s) app, serial; missing SerialNo, SmsSdkAppId "
+        "(is the first line the header?): found app, serial; expected SmsSdkAppId, SerialNo, optional "
+        "ConversionTime (or snake_case / camelCase: serial_no, serialNo, ...). Nothing was reported."
+    ]
+    assert emulator.snapshot()["requests"] == 0
+
+
+def test_a_one_row_file_without_a_header_is_an_error_not_a_silent_success(
+    tmp_path: Path, emulator: SmsEmulator
+) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("1400006666,5000:only-row,1700000000\n")
+    status, err = backfill(path, environ(emulator))
+    assert status == 2
+    assert "(is the first line the header?): found 1400006666, 5000:only-row, 1700000000" in err
+    assert emulator.snapshot()["requests"] == 0
+
+
+def test_an_unknown_column_beside_known_ones_is_named(tmp_path: Path, emulator: SmsEmulator) -> None:
+    path = write_csv(tmp_path / "extra.csv", [{"SerialNo": "x", "phone": "1"}], header=("SerialNo", "phone"))
+    status, err = backfill(path, environ(emulator, SMS_SDK_APP_ID="1400006666"))
+    assert status == 2
+    assert "the header has unknown column(s) phone: found SerialNo, phone" in err
+
+
+def test_without_an_app_id_column_the_function_default_must_be_set(tmp_path: Path, emulator: SmsEmulator) -> None:
+    path = write_csv(tmp_path / "serials.csv", [{"serial_no": "5000:s-1"}], header=("serial_no",))
+    status, err = backfill(path, environ(emulator))
+    assert status == 2
+    assert "missing SmsSdkAppId" in err
+    assert backfill(path, environ(emulator, SMS_SDK_APP_ID="1400006666"))[0] == 0
+    assert [report["SerialNo"] for report in emulator.reports] == ["5000:s-1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "why"),
+    [
+        ("empty.csv", "", "has no rows to report (it is empty)"),
+        ("header.csv", "SmsSdkAppId,SerialNo\n", "has no rows to report (only a header)"),
+        ("empty.jsonl", "\n\n", "has no rows to report (it is empty)"),
+    ],
+)
+def test_an_empty_or_header_only_file_is_an_error(
+    name: str, text: str, why: str, tmp_path: Path, emulator: SmsEmulator
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    status, err = backfill(path, environ(emulator, SMS_SDK_APP_ID="1400006666"))
+    assert status == 2
+    assert why in err
+
+
+def test_every_row_line_carries_file_and_line(tmp_path: Path, emulator: SmsEmulator) -> None:
+    rows: list[dict[str, object]] = [{"SmsSdkAppId": "1400006666", "SerialNo": f"5000:f-{i}"} for i in range(3)]
+    rows.append({"SmsSdkAppId": "1400006666", "SerialNo": ""})
+    path = write_csv(tmp_path / "rows.csv", rows, header=("SmsSdkAppId", "SerialNo"))
+    emulator.inject(Fault(error_code="InternalError.SendAndRecvFail", serial_no="5000:f-1", times=99))
+    status, err = backfill(path, environ(emulator, SMS_MAX_ATTEMPTS="1"), "--skip-invalid")
+    assert status == 1
+    assert f"{path}:5: SerialNo: is required" in err  # an empty cell is a missing value
+    assert f"{path}:3: 5000:f-1: InternalError.SendAndRecvFail:" in err
+
+
+def test_rps_sets_the_pace_and_the_arithmetic_is_said_first(
+    tmp_path: Path, emulator: SmsEmulator, clock: FakeClock
+) -> None:
+    path = write_csv(tmp_path / "r.csv", [{"SerialNo": f"p-{i}"} for i in range(5)], header=("SerialNo",))
+    env = environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_MAX_RPS="200", SMS_CONCURRENCY="1")
+    status, err = backfill(path, env, "--rps", "4", clock=clock)
+    assert status == 0
+    assert clock.slept == pytest.approx([0.25] * 4)
+    assert (
+        "backfill: 5 row(s) at 4 rows/s (SMS_MAX_RPS; --rps N to change) take about 1 s; leaves 996/s of the "
+        "account's 1000/s ReportConversion quota to production"
+    ) in err
+
+
+def test_the_pace_line_for_a_million_rows_at_the_templates_rate() -> None:
+    from local.backfill import pace
+    from sms_conversion.settings import load_settings
+
+    line = pace(1_000_000, load_settings({"SMS_MAX_RPS": "200"}))
+    assert "1000000 row(s) at 200 rows/s" in line
+    assert "take about 83 min; leaves 800/s of the account's 1000/s" in line
+
+
+@pytest.mark.parametrize("rate", ["0", "1001", "fast"])
+def test_an_rps_outside_the_quota_is_one_usage_line(rate: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(["f.csv", "--rps", rate])
+    assert exited.value.code == 2
+    assert "--rps: must be a whole number of calls per second from 1 to 1000" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_off_a_terminal_is_plain_lines_and_on_a_terminal_a_bar(
+    tmp_path: Path, emulator: SmsEmulator, clock: FakeClock
+) -> None:
+    path = write_csv(tmp_path / "g.csv", [{"SerialNo": f"g-{i}"} for i in range(30)], header=("SerialNo",))
+    env = environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_MAX_RPS="2", SMS_CONCURRENCY="1")
+    status, err = backfill(path, env, clock=clock)
+    assert status == 0
+    assert "\r" not in err
+    plain = [line for line in err.splitlines() if line.startswith("backfill: ") and "row(s), " in line]
+    # 30 rows at 2/s on the injected clock (14.5 s): a line every 5 s of it, and the last.
+    assert [line.split(",")[0] for line in plain] == [
+        "backfill: 11/30 row(s)",
+        "backfill: 21/30 row(s)",
+        "backfill: 30/30 row(s)",
+    ]
+    terminal = _Terminal()
+    status = run(parser().parse_args([str(path), "--ledger", str(tmp_path / "other.sqlite")]), env, clock, terminal)
+    assert status == 0
+    assert "\r" in terminal.getvalue()
