@@ -251,7 +251,7 @@ def api() -> ScriptedApi:
 
 
 def unit_instance(api: ScriptedApi, clock: FakeClock, **environ: str) -> WarmInstance:
-    return WarmInstance(clock=clock, environ=unit_environ(**environ), adapter=api.adapter)
+    return WarmInstance(clock=clock, environ=unit_environ(**environ), transport_factory=api.transport)
 
 
 # ---- Redis ------------------------------------------------------------------------------

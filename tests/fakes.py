@@ -8,6 +8,7 @@ microseconds. Answers are scripted per call; every call is recorded.
 
 from __future__ import annotations
 
+import email.message
 import json
 import threading
 import uuid
@@ -16,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
-from sms_conversion.transport import BoundedAdapter
+from sms_conversion.transport import Response
 
 
 @dataclass
@@ -57,8 +57,9 @@ class ScriptedApi:
         """SerialNo of every call answered "ok", in order."""
         return [call["SerialNo"] for call in self.calls if call.get("_ok")]
 
-    def adapter(self) -> BoundedAdapter:
-        return _ScriptedAdapter(self)
+    def transport(self, sdk_connection: Any, is_http: bool) -> ScriptedConnection:
+        """A `transport.TransportFactory`: the in-process API in the place of the keep-alive connection."""
+        return ScriptedConnection(self)
 
     def _answer_for(self, params: dict[str, Any]) -> Answer | None:
         with self._lock:
@@ -73,16 +74,22 @@ class ScriptedApi:
         return None
 
 
-class _ScriptedAdapter(BoundedAdapter):
-    def __init__(self, api: ScriptedApi) -> None:
-        super().__init__()
-        self._api = api
+class ScriptedConnection:
+    """Where the SDK's request layer sends: answers from the script, as the real connection would."""
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+    def __init__(self, api: ScriptedApi) -> None:
+        self._api = api
+        self.timeout = 60.0
+        self.budget = 5.0
+        self.request_length = 0
+        self.last_status: int | None = None
+        self.last_failure: BaseException | None = None
+
+    def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         self.last_status = None
         self.last_failure = None
-        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-        params = json.loads(body or b"{}")
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        params = json.loads(raw or b"{}")
         if self._api.on_call is not None:
             self._api.on_call(params)
         answer = self._api._answer_for(params)
@@ -92,27 +99,23 @@ class _ScriptedAdapter(BoundedAdapter):
             self.last_failure = failure
             raise failure
         if answer is not None and answer.http_status is not None:
-            response = _response(request, answer.http_status, "text/html", b"<html>scripted</html>")
+            response = _response(answer.http_status, "text/html", b"<html>scripted</html>")
         elif answer is not None and answer.code is not None:
             error = {"Error": {"Code": answer.code, "Message": answer.message}, "RequestId": request_id}
-            response = _response(request, 200, "application/json", json.dumps({"Response": error}).encode())
+            response = _response(200, "application/json", json.dumps({"Response": error}).encode())
         else:
             code = answer.status_code if answer is not None and answer.status_code else "ok"
             params["_ok"] = code == "ok"
             status = {"ReportConversionStatus": {"Code": code, "Message": answer.message if answer else "ok"}}
             response = _response(
-                request, 200, "application/json", json.dumps({"Response": {**status, "RequestId": request_id}}).encode()
+                200, "application/json", json.dumps({"Response": {**status, "RequestId": request_id}}).encode()
             )
         self.last_status = response.status_code
         return response
 
 
-def _response(request: requests.PreparedRequest, status: int, content_type: str, body: bytes) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.headers = CaseInsensitiveDict({"Content-Type": content_type, "Content-Length": str(len(body))})
-    response._content = body
-    response.request = request
-    response.url = request.url or ""
-    response.encoding = "utf-8"
-    return response
+def _response(status: int, content_type: str, body: bytes) -> Response:
+    headers = email.message.Message()
+    headers["Content-Type"] = content_type
+    headers["Content-Length"] = str(len(body))
+    return Response(status, "scripted", headers, body, 11)

@@ -14,7 +14,7 @@ from .fleet import FleetLimiter
 from .idempotency import IdempotencyStore, MemoryStore, RedisStore, redis_client
 from .pipeline import AppPolicy, ReportingPipeline
 from .ratelimit import Limiter, RateLimiter
-from .reporter import AdapterFactory, ClientPool, ConversionReporter, CredentialSource
+from .reporter import ClientPool, ConversionReporter, CredentialSource
 from .settings import Settings
 
 
@@ -25,9 +25,10 @@ class WarmInstance:
         credential: CredentialSource | None = None,
         environ: Mapping[str, str] | None = None,
         store: IdempotencyStore | None = None,
-        adapter: AdapterFactory = transport.BoundedAdapter,
+        transport_factory: transport.TransportFactory = transport.Connection.replacing,
     ) -> None:
-        """`adapter` carries the SDK's requests: the bounded HTTP adapter, or an in-process one in tests."""
+        """`transport_factory` makes what carries the SDK's requests: the keep-alive HTTP connection, or an
+        in-process API in tests."""
         self.clock = clock or SystemClock()
         self.environ = environ
         self.credential = credential or RoleCredential(environ)
@@ -36,7 +37,7 @@ class WarmInstance:
         self._injected_store = store
         self.memory_store = MemoryStore(self.clock)
         self.fault_memory = FaultMemory(self.clock)
-        self._adapter = adapter
+        self._transport = transport_factory
         self._pool: ClientPool | None = None
         self._redis: tuple[tuple[str, float], RedisStore] | None = None
         self._cold = True
@@ -54,7 +55,7 @@ class WarmInstance:
     def client_pool(self, settings: Settings) -> ClientPool:
         key = (settings.endpoint, settings.SMS_REGION, settings.SMS_LANGUAGE)
         if self._pool is None or self._pool.key != key:
-            self._pool = ClientPool(self.credential, *key, adapter=self._adapter)
+            self._pool = ClientPool(self.credential, *key, transport_factory=self._transport)
         return self._pool
 
     def idempotency_store(self, settings: Settings) -> IdempotencyStore | None:

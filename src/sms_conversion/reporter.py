@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple, Protocol
 
@@ -45,16 +45,14 @@ class CredentialSource(Protocol):
 
 class _Client(NamedTuple):
     sdk: sms_client.SmsClient
-    transport: transport.BoundedAdapter
-
-
-AdapterFactory = Callable[[], transport.BoundedAdapter]
+    transport: transport.Transport
 
 
 class ClientPool:
     """SDK clients for one endpoint and region, each used by one thread at a time.
 
-    `adapter`: what carries the SDK's requests (a bounded HTTP adapter; tests give an in-process one).
+    `transport`: makes what carries each client's requests, from the SDK's own connection object (the
+    keep-alive `transport.Connection`; tests give an in-process one).
     """
 
     def __init__(
@@ -63,11 +61,11 @@ class ClientPool:
         endpoint: Endpoint,
         region: str,
         language: str,
-        adapter: AdapterFactory = transport.BoundedAdapter,
+        transport_factory: transport.TransportFactory = transport.Connection.replacing,
     ) -> None:
         self.key = (endpoint, region, language)
         self.credential = credential
-        self._adapter = adapter
+        self._transport = transport_factory
         self._idle: list[_Client] = []
         self._lock = threading.Lock()
 
@@ -90,12 +88,9 @@ class ClientPool:
         # and sleeps after the last attempt. Retries are ours (below).
         profile = ClientProfile(httpProfile=http, language=language)
         client = sms_client.SmsClient(self.credential, region, profile)
-        session = client.request.conn._session
-        # The SDK already resolved HTTP(S)_PROXY / NO_PROXY for this host when the
-        # client was built and passes them explicitly; left on, `requests` scans the
-        # whole environment again on every call (a quarter of a call's CPU, measured).
-        session.trust_env = False
-        return _Client(client, transport.install(session, self._adapter()))
+        # The SDK resolved the proxy (HTTPS_PROXY / NO_PROXY) and the CA bundle for this host when the
+        # client was built; the transport takes them from its connection object and replaces it.
+        return _Client(client, transport.install(client, self._transport))
 
 
 class _Stopped(Exception):
@@ -190,8 +185,8 @@ class ConversionReporter:
             if fault is not None:
                 raise _Stopped(stopped_by(fault))
             budget = max(MIN_USEFUL_CALL_SECONDS, min(self._timeout, deadline.remaining()))
-            # The SDK's timeout bounds each socket operation; the adapter bounds the whole call.
-            client.sdk.request.conn.timeout = budget
+            # The timeout bounds each socket operation; the budget, the whole call.
+            client.transport.timeout = budget
             client.transport.budget = budget
             try:
                 response = client.sdk.ReportConversion(request)
@@ -209,9 +204,7 @@ class ConversionReporter:
             return classifier.reported(request_id)
         return classifier.classify_status(self._clean(code), self._clean(getattr(status, "Message", None)), request_id)
 
-    def _error_verdict(
-        self, exc: TencentCloudSDKException, adapter: transport.BoundedAdapter, own_app: bool
-    ) -> Verdict:
+    def _error_verdict(self, exc: TencentCloudSDKException, adapter: transport.Transport, own_app: bool) -> Verdict:
         raw_code = exc.get_code()
         request_id = exc.get_request_id()
         request_id = request_id if isinstance(request_id, str) and request_id else None

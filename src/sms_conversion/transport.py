@@ -1,41 +1,75 @@
-"""HTTP transport for the SDK's `requests` session: a bound on each call's total time.
+"""The SDK's HTTP transport: one keep-alive `http.client` connection per SDK client, each call bounded as a whole.
 
-`requests` timeouts apply to each socket operation, so an answer that trickles
-in a byte at a time never times out; with Redis, the in-progress mark could
-then expire while the call still runs and another instance report the same
-conversion. `BoundedAdapter` sets a watchdog for the whole call (connect, send,
-headers and body, which it reads itself) that shuts the socket down when the
-call's budget is spent. It also remembers how the last call ended (HTTP
-status, or the `requests` exception), which the SDK's own exception does not
-say, so that a 404 is not retried like a 503.
+The SDK builds, signs and parses every request; beneath it, its request layer
+calls one object, `conn.request(method, url, body, headers)`, which is a
+`requests.Session` wrapper. `Connection` stands in that place. Under a CPU
+share (SCF gives a 128 MB function about a twelfth of a core) the `requests`
+machinery (request preparation, the environment merge, adapters, the pool)
+was most of a call's CPU; `http.client` does the same exchange for a
+fraction of it (bench/RESULTS.md, "per CPU share").
+
+What it keeps from the `requests` transport it replaces:
+- TLS verified against the SDK's CA bundle (certifi, pinned in requirements.txt) and the host name;
+- connect and read timeouts (the socket timeout, `timeout`), and a bound on the whole call (`budget`):
+  a watchdog shuts the socket when the budget is spent, so an answer trickling in a byte at a time
+  cannot hold the invocation past its deadline (a per-read timeout never fires on it);
+- connection reuse, with a clean reconnect when a kept-alive connection has gone stale;
+- the memory of how the last call ended (`last_status`, or `last_failure` as the `requests` exception
+  the classifier knows), which the SDK's own exception does not say, so that a 404 is not retried
+  like a 503, nor a certificate failure like a reset;
+- proxies as the SDK resolves them: `HTTPS_PROXY` (`HTTP_PROXY` for an http endpoint) unless the host
+  is in `NO_PROXY`, read once when the client is built; HTTPS goes through a CONNECT tunnel.
+
+A request is sent a second time only when it cannot have reached the server: the idle connection is
+found closed before sending (readable while idle means the server closed it), or sending itself fails
+on a reused connection. Once the request is sent, any failure is the caller's to judge (the reporter's
+retry policy and the classifier), never a silent resend that could report a conversion twice.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import email.message
 import heapq
+import http.client
 import itertools
+import select
 import socket
+import ssl
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from requests import exceptions
+
+# The failures a call ends in, as the classifier knows them (`is_transient`).
+ConnectTimeout = exceptions.ConnectTimeout
+ReadTimeout = exceptions.ReadTimeout
+SSLError = exceptions.SSLError
+NetworkError = exceptions.ConnectionError
+TruncatedAnswer = exceptions.ChunkedEncodingError
+InvalidURL = exceptions.InvalidURL
+
+
+class CallTimedOut(exceptions.Timeout):
+    """The whole call ran past its budget."""
 
 
 class Call:
     """One call in flight: the connection it uses, and whether its budget ran out."""
 
+    __slots__ = ("_connection", "_lock", "done", "expired")
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._connection: HTTPConnection | None = None
+        self._connection: http.client.HTTPConnection | None = None
         self.expired = False
         self.done = False
 
-    def attach(self, connection: HTTPConnection) -> None:
+    def attach(self, connection: http.client.HTTPConnection) -> None:
         with self._lock:
             self._connection = connection
             expired = self.expired
@@ -50,47 +84,11 @@ class Call:
             _shut(connection)
 
 
-def _shut(connection: HTTPConnection) -> None:
+def _shut(connection: http.client.HTTPConnection) -> None:
     sock = getattr(connection, "sock", None)
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-
-
-_current = threading.local()
-
-
-def _attach_current(connection: HTTPConnection) -> None:
-    call = getattr(_current, "call", None)
-    if call is not None:
-        call.attach(connection)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    """Tells the call in flight on this thread which connection it uses, so its watchdog can shut it."""
-
-    def connect(self) -> None:
-        _attach_current(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach_current(self)
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_POOL_CLASSES = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
 
 
 class Watchdog:
@@ -145,68 +143,251 @@ class Watchdog:
 _watchdog = Watchdog()
 
 
-class CallTimedOut(requests.exceptions.Timeout):
-    """The whole call ran past its budget."""
+class Response:
+    """An answer, with what the SDK reads of one (`status_code`, `headers`, `content`; `text`, `reason`
+    and `raw.version` for its DEBUG formatter)."""
+
+    __slots__ = ("content", "headers", "reason", "status_code", "version")
+
+    def __init__(
+        self, status_code: int, reason: str, headers: email.message.Message, content: bytes, version: int
+    ) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = headers  # http.client's HTTPMessage: get() is case-insensitive
+        self.content = content
+        self.version = version
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    @property
+    def raw(self) -> Response:
+        return self
+
+    def iter_lines(self) -> Iterator[bytes]:
+        return iter(self.content.splitlines())
 
 
-class BoundedAdapter(HTTPAdapter):
-    """A `requests` adapter whose calls end within `budget` seconds, all told."""
+class Transport(Protocol):
+    """What the SDK's request layer calls, and what the reporter reads back after a call."""
 
-    def __init__(self) -> None:
-        # One client (and so one adapter) serves one call at a time: one connection is enough.
-        super().__init__(pool_connections=1, pool_maxsize=1)
-        self.budget = 5.0
+    timeout: float
+    budget: float
+    request_length: int
+    last_status: int | None
+    last_failure: BaseException | None
+
+    def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any: ...
+
+
+class _NoDelayHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        # Headers and body go out in one write already; without this a small request can still
+        # wait on Nagle's algorithm and the peer's delayed ACK.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _NoDelayHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+_contexts: dict[str, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def tls_context(cafile: str) -> ssl.SSLContext:
+    """A client context verifying certificates against `cafile` and host names (one per bundle: loading
+    a CA bundle costs milliseconds, so every connection of a warm instance shares it)."""
+    with _contexts_lock:
+        context = _contexts.get(cafile)
+        if context is None:
+            context = ssl.create_default_context(cafile=cafile)
+            _contexts[cafile] = context
+        return context
+
+
+class Connection:
+    """A keep-alive connection to one endpoint, in the place of the SDK's `requests` session.
+
+    One SDK client uses it from one thread at a time (the client pool's lease), so it holds at most one
+    socket and needs no lock of its own.
+    """
+
+    def __init__(
+        self, url: str, cafile: str, timeout: float = 60.0, proxy: str | None = None, request_host: str = ""
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.request_host = request_host or parts.netloc
+        self.cafile = cafile
+        self.proxy = proxy
+        self.timeout = timeout  # each socket operation (connect, every read): the SDK's request timeout
+        self.budget = 5.0  # the whole call
+        self.request_length = 0  # the SDK reads it after each call
         self.last_status: int | None = None
         self.last_failure: BaseException | None = None
+        self._idle: http.client.HTTPConnection | None = None
+        self._paths: dict[str, str] = {}
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+    @classmethod
+    def replacing(cls, sdk_connection: Any, is_http: bool) -> Connection:
+        """Built from the SDK's own connection object: its host, CA bundle, timeout and resolved proxy."""
+        proxies = getattr(sdk_connection, "proxy", None)
+        proxy = proxies.get("https") if isinstance(proxies, dict) else None
+        host = sdk_connection.request_host
+        return cls(
+            f"{'http' if is_http else 'https'}://{host}",
+            cafile=sdk_connection.certification,
+            timeout=sdk_connection.timeout,
+            proxy=proxy,
+            request_host=host,
+        )
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _POOL_CLASSES
-        return manager
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         self.last_status = None
         self.last_failure = None
+        headers = dict(headers or {})
+        headers.setdefault("Host", self.request_host)
+        data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
         call = Call()
-        _current.call = call
         _watchdog.watch(call, self.budget)
+        sent = False
         try:
-            response = super().send(request, *args, **kwargs)
-            # The SDK streams; read the body here, under the watchdog, so the whole call is bounded.
-            _ = response.content
-        except requests.RequestException as exc:
-            failure: requests.RequestException = exc
-            if call.expired:
-                failure = CallTimedOut(f"the call took longer than its {self.budget:.2f} s budget")
+            path = self._path(url)
+            connection, reused = self._ready()
+            call.attach(connection)
+            try:
+                connection.request(method, path, body=data, headers=headers)
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+                if not reused or call.expired:
+                    raise
+                # The kept-alive connection had been closed by the server: nothing of this request
+                # reached it. One fresh connection, one more send.
+                self.close()
+                connection, _ = self._ready()
+                call.attach(connection)
+                connection.request(method, path, body=data, headers=headers)
+            sent = True
+            answer = connection.getresponse()
+            content = answer.read()
+        except Exception as exc:
+            self.close()
+            failure = self._failure(exc, call, sent)
             self.last_failure = failure
-            if failure is exc:
-                raise
             raise failure from None
         finally:
-            _current.call = None
             call.done = True
-        self.last_status = response.status_code
-        return response
+        if answer.will_close:
+            self.close()
+        else:
+            self._idle = connection
+        self.last_status = answer.status
+        return Response(answer.status, answer.reason, answer.msg, content, answer.version)
+
+    def close(self) -> None:
+        connection, self._idle = self._idle, None
+        if connection is not None:
+            connection.close()
+
+    # ---- inside --------------------------------------------------------------------------------
+
+    def _path(self, url: str) -> str:
+        """The request target for `url`: its path and query, or the whole URL through a plain-HTTP proxy."""
+        path = self._paths.get(url)
+        if path is None:
+            parts = urlsplit(url)
+            if (parts.hostname, parts.port or self.port) != (self.host, self.port):
+                raise InvalidURL(f"{url} is not on {self.scheme}://{self.host}:{self.port}")
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if self.proxy and self.scheme == "http":
+                path = f"http://{parts.netloc}{path}"
+            if len(self._paths) < 16:
+                self._paths[url] = path
+        return path
+
+    def _ready(self) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection to send on, and whether it was kept alive from an earlier call."""
+        idle = self._idle
+        if idle is not None:
+            if idle.sock is not None and not _closed_by_peer(idle.sock):
+                idle.sock.settimeout(self.timeout)
+                return idle, True
+            self.close()
+        return self._open(), False
+
+    def _open(self) -> http.client.HTTPConnection:
+        if self.proxy:
+            proxy = urlsplit(self.proxy if "://" in self.proxy else f"http://{self.proxy}")
+            proxy_host, proxy_port = proxy.hostname or "", proxy.port or 80
+            tunnel_headers = _proxy_authorization(proxy.username, proxy.password)
+            if self.scheme == "https":
+                connection: http.client.HTTPConnection = _NoDelayHTTPSConnection(
+                    proxy_host, proxy_port, timeout=self.timeout, context=tls_context(self.cafile)
+                )
+                connection.set_tunnel(self.host, self.port, headers=tunnel_headers)
+                return connection
+            return _NoDelayHTTPConnection(proxy_host, proxy_port, timeout=self.timeout)
+        if self.scheme == "https":
+            return _NoDelayHTTPSConnection(self.host, self.port, timeout=self.timeout, context=tls_context(self.cafile))
+        return _NoDelayHTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def _failure(self, exc: Exception, call: Call, sent: bool) -> exceptions.RequestException:
+        """The exception the classifier knows for how this call ended."""
+        if call.expired:
+            return CallTimedOut(f"the call took longer than its {self.budget:.2f} s budget")
+        if isinstance(exc, exceptions.RequestException):
+            return exc
+        if isinstance(exc, ssl.SSLError):  # a certificate, a handshake: no retry fixes it
+            return SSLError(f"TLS: {exc.__class__.__name__}: {exc}")
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            return ReadTimeout("the API did not answer in time") if sent else ConnectTimeout("connect timed out")
+        if isinstance(exc, http.client.IncompleteRead):
+            return TruncatedAnswer(f"the answer ended early ({len(exc.partial)} bytes read)")
+        if isinstance(exc, (http.client.InvalidURL, ValueError, UnicodeError)):
+            return InvalidURL(str(exc))
+        return NetworkError(f"{type(exc).__name__}: {exc}")
 
 
-def install(session: requests.Session, adapter: BoundedAdapter) -> BoundedAdapter:
-    """Route every call of `session` through `adapter`."""
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return adapter
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """An idle connection that is readable has been closed (or garbled) by the server: never reuse it."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _proxy_authorization(username: str | None, password: str | None) -> dict[str, str] | None:
+    if username is None:
+        return None
+    token = base64.b64encode(f"{unquote(username)}:{unquote(password or '')}".encode()).decode("ascii")
+    return {"Proxy-Authorization": f"Basic {token}"}
+
+
+TransportFactory = Callable[[Any, bool], Transport]
+
+
+def install(sdk_client: Any, factory: TransportFactory) -> Transport:
+    """Put a transport made by `factory` where the SDK's request layer looks for its connection."""
+    request = sdk_client.request
+    connection = factory(request.conn, request.is_http)
+    request.conn = connection
+    return connection
 
 
 def is_transient(failure: BaseException | None) -> bool:
     """A failure worth retrying: a timeout or a dropped / refused connection, not a bad URL or certificate."""
     if failure is None:
         return True  # nothing recorded: assume the network, which a retry may fix
-    if isinstance(failure, requests.exceptions.SSLError):
+    if isinstance(failure, exceptions.SSLError):
         return False
-    return isinstance(
-        failure,
-        (requests.exceptions.Timeout, requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError),
-    )
+    return isinstance(failure, (exceptions.Timeout, exceptions.ConnectionError, exceptions.ChunkedEncodingError))
