@@ -8,7 +8,6 @@ microseconds. Answers are scripted per call; every call is recorded.
 
 from __future__ import annotations
 
-import email.message
 import json
 import threading
 import uuid
@@ -18,7 +17,7 @@ from typing import Any
 
 import requests
 
-from sms_conversion.transport import Response
+from sms_conversion.transport import Headers, Response
 
 
 @dataclass
@@ -115,7 +114,5 @@ class ScriptedConnection:
 
 
 def _response(status: int, content_type: str, body: bytes) -> Response:
-    headers = email.message.Message()
-    headers["Content-Type"] = content_type
-    headers["Content-Length"] = str(len(body))
+    headers = Headers({"content-type": content_type, "content-length": str(len(body))})
     return Response(status, "scripted", headers, body, 11)

@@ -100,7 +100,7 @@ def test_a_first_deploy_creates_everything_and_a_second_creates_nothing(cloud: C
     function = cloud.functions[("default", "report-conversion")]
     topic = next(iter(cloud.topics.values()))
     assert (function.config["ClsTopicId"], function.config["ClsLogsetId"]) == (topic["TopicId"], topic["LogsetId"])
-    assert function.reserved_mem == 128 * 4
+    assert function.reserved_mem == 256 * 4
     before = len(cloud.calls)
     output, error = run(cloud, package, FIRST)
     assert error is None, output

@@ -271,3 +271,93 @@ def test_a_refused_connection_is_transient_and_a_foreign_url_is_not(plain_server
     with pytest.raises(requests.exceptions.InvalidURL):
         connection.request("POST", "http://elsewhere.example/", "{}", {})
     assert not transport.is_transient(connection.last_failure)
+
+
+@contextlib.contextmanager
+def canned(*answers: bytes, close: bool = False) -> Iterator[tuple[str, list[bytes]]]:
+    """A server that reads each request and writes the next canned answer as is, then closes the connection
+    if the answer says so (or has no length), or always with `close`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            pending = list(answers)
+            while pending:
+                client, _ = listener.accept()
+                with client:
+                    while pending:
+                        data = b""
+                        while b"\r\n\r\n" not in data:
+                            chunk = client.recv(65536)
+                            if not chunk:
+                                break
+                            data += chunk
+                        if not data:
+                            break
+                        received.append(data)
+                        answer = pending.pop(0)
+                        client.sendall(answer)
+                        if close or any(mark in answer for mark in (b"Connection: close", b"HTTP/1.0")):
+                            break
+                        if b"Content-Length" not in answer and b"chunked" not in answer:
+                            break
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", received
+    finally:
+        listener.close()
+
+
+OK_JSON = b'{"Response": {"RequestId": "r"}}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"a\r\n" + OK_JSON[:10] + b"\r\n" + f"{len(OK_JSON) - 10:x}".encode() + b";ext=1\r\n" + OK_JSON[10:] + b"\r\n"
+        b"0\r\nTrailer: x\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(OK_JSON)).encode() + b"\r\n\r\n" + OK_JSON,
+        b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + OK_JSON,
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nConnection: close\r\n"
+        b"Content-Length: " + str(len(OK_JSON)).encode() + b"\r\n\r\n" + OK_JSON,
+    ],
+    ids=["chunked", "100-continue first", "HTTP/1.0 until close", "connection close"],
+)
+def test_every_way_an_http_1_answer_ends_is_read_whole(answer: bytes) -> None:
+    with canned(answer, answer) as (url, received):
+        connection = connection_to(url, "", 5.0)
+        for _ in range(2):  # the second call after a close must reconnect, not fail
+            response = connection.request("POST", url + "/", '{"a": 1}', {"Content-Type": "application/json"})
+            assert (response.status_code, response.content) == (200, OK_JSON)
+            assert response.headers.get("Content-Type") == "application/json"
+    assert len(received) == 2
+    assert received[0].startswith(b"POST / HTTP/1.1\r\n")
+    assert b"\r\nContent-Length: 8\r\n" in received[0]
+    assert received[0].endswith(b'\r\n\r\n{"a": 1}')  # one write: headers and body together
+
+
+@pytest.mark.parametrize(
+    ("answer", "failure"),
+    [
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"Resp', requests.exceptions.ChunkedEncodingError),
+        (b"garbage\r\n\r\n", requests.exceptions.ConnectionError),
+        (b"", requests.exceptions.ConnectionError),
+    ],
+    ids=["truncated body", "not HTTP", "closed unanswered"],
+)
+def test_a_broken_answer_is_a_transient_failure(answer: bytes, failure: type[Exception]) -> None:
+    with canned(answer, close=True) as (url, _):
+        connection = connection_to(url, "", 5.0)
+        with pytest.raises(failure):
+            connection.request("POST", url + "/", "{}", {})
+    assert transport.is_transient(connection.last_failure)
+
+
+def test_a_header_with_a_line_break_is_never_sent() -> None:
+    connection = connection_to("http://127.0.0.1:9", "", 5.0)
+    with pytest.raises(requests.exceptions.InvalidURL, match="line break"):
+        connection.request("POST", "http://127.0.0.1:9/", "{}", {"X-TC-Token": "a\r\nInjected: 1"})

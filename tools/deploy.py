@@ -45,6 +45,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from local.runtime import function_from_template  # noqa: E402
 from sms_conversion.logfields import LOG_FIELDS  # noqa: E402
+from tools.sizing import Sizing, capacity_rps  # noqa: E402
 
 FUNCTION_ZIP = ROOT / "dist" / "function.zip"
 REQUESTS = ROOT / "build" / "deploy"
@@ -197,6 +198,22 @@ class Desired:
     @property
     def timeout(self) -> int:
         return int(self.properties["Timeout"])
+
+    def sizing(self, variables: Mapping[str, str]) -> Sizing:
+        """The plan's capacity at this memory beside its rate cap (tools/sizing.py)."""
+        batches = [
+            int(event["Properties"]["MaxMsgNum"])
+            for event in (self.properties.get("Events") or {}).values()
+            if event.get("Type") == "Ckafka" and "MaxMsgNum" in (event.get("Properties") or {})
+        ]
+        return Sizing(
+            memory_mb=self.memory,
+            capacity_rps=capacity_rps(self.memory),
+            cap_rps=int(variables.get("SMS_MAX_RPS") or FUNCTION_DEFAULT_MAX_RPS),
+            instances=self.instances,
+            batch=max(batches) if batches else None,
+            timeout_s=self.timeout,
+        )
 
     def package_sha(self) -> str:
         return hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
@@ -378,6 +395,10 @@ class Deployer:
                 "open to anyone: export REPORT_SIGNING_SECRET=$(openssl rand -hex 32) and deploy again"
             )
         self.plan.note(f"region {desired.region}, namespace {desired.namespace}, function {desired.name}")
+        sized = desired.sizing(variables)
+        self.plan.note(sized.note())
+        for warning in sized.warnings():
+            self.plan.note(f"warning: {warning}")
         with step("execution role"):
             self.role()
         with step("role policy"):

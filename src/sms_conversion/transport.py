@@ -1,12 +1,15 @@
-"""The SDK's HTTP transport: one keep-alive `http.client` connection per SDK client, each call bounded as a whole.
+"""The SDK's HTTP transport: one keep-alive HTTP/1.1 connection per SDK client, each call bounded as a whole.
 
 The SDK builds, signs and parses every request; beneath it, its request layer
 calls one object, `conn.request(method, url, body, headers)`, which is a
 `requests.Session` wrapper. `Connection` stands in that place. Under a CPU
 share (SCF gives a 128 MB function about a twelfth of a core) the `requests`
 machinery (request preparation, the environment merge, adapters, the pool)
-was most of a call's CPU; `http.client` does the same exchange for a
-fraction of it (bench/RESULTS.md, "per CPU share").
+was most of a call's CPU. The exchange here is the least HTTP/1.1 one API
+call needs: the request in one write, the status line and headers read into a
+dict (not the `email` parser `http.client` uses, which cost more than the
+SDK's signing), the body by Content-Length or chunks (bench/RESULTS.md, "per
+CPU share").
 
 What it keeps from the `requests` transport it replaces:
 - TLS verified against the SDK's CA bundle (certifi, pinned in requirements.txt) and the host name;
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import email.message
 import heapq
 import http.client
 import itertools
@@ -65,11 +67,12 @@ class Call:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._connection: http.client.HTTPConnection | None = None
+        self._connection: Any = None
         self.expired = False
         self.done = False
 
-    def attach(self, connection: http.client.HTTPConnection) -> None:
+    def attach(self, connection: Any) -> None:
+        """`connection`: anything with the `sock` the watchdog shuts."""
         with self._lock:
             self._connection = connection
             expired = self.expired
@@ -84,7 +87,7 @@ class Call:
             _shut(connection)
 
 
-def _shut(connection: http.client.HTTPConnection) -> None:
+def _shut(connection: Any) -> None:
     sock = getattr(connection, "sock", None)
     if sock is not None:
         with contextlib.suppress(OSError):
@@ -149,12 +152,10 @@ class Response:
 
     __slots__ = ("content", "headers", "reason", "status_code", "version")
 
-    def __init__(
-        self, status_code: int, reason: str, headers: email.message.Message, content: bytes, version: int
-    ) -> None:
+    def __init__(self, status_code: int, reason: str, headers: Headers, content: bytes, version: int) -> None:
         self.status_code = status_code
         self.reason = reason
-        self.headers = headers  # http.client's HTTPMessage: get() is case-insensitive
+        self.headers = headers
         self.content = content
         self.version = version
 
@@ -182,18 +183,116 @@ class Transport(Protocol):
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any: ...
 
 
-class _NoDelayHTTPConnection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        # Headers and body go out in one write already; without this a small request can still
-        # wait on Nagle's algorithm and the peer's delayed ACK.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class Headers(dict[str, str]):
+    """An answer's headers, looked up in any case (the SDK asks for `Content-Type`)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
 
 
-class _NoDelayHTTPSConnection(http.client.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class _Wire:
+    """One open socket and its buffered reader."""
+
+    __slots__ = ("rfile", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.rfile.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+class RemoteDisconnected(ConnectionError):
+    """The server closed the connection before answering in full."""
+
+
+class MalformedAnswer(Exception):
+    """What came back is not HTTP/1.x."""
+
+
+def _line(rfile: Any) -> bytes:
+    line: bytes = rfile.readline(_MAX_LINE + 1)
+    if len(line) > _MAX_LINE:
+        raise MalformedAnswer("a header line longer than 64 KiB")
+    return line
+
+
+def _read_headers(rfile: Any) -> Headers:
+    headers = Headers()
+    for _ in range(_MAX_HEADERS + 1):
+        line = _line(rfile)
+        if line in (b"\r\n", b"\n"):
+            return headers
+        if not line:
+            raise RemoteDisconnected("the connection closed inside the answer's headers")
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon:
+            raise MalformedAnswer(f"a header line without a colon: {line[:40]!r}")
+        key = name.strip().lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    raise MalformedAnswer(f"more than {_MAX_HEADERS} headers")
+
+
+def _read_chunked(rfile: Any) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size_line = _line(rfile)
+        if not size_line:
+            raise http.client.IncompleteRead(b"".join(parts))
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise MalformedAnswer(f"a bad chunk size: {size_line[:40]!r}") from None
+        if size == 0:
+            _read_headers(rfile)  # trailers, up to the blank line
+            return b"".join(parts)
+        chunk = rfile.read(size)
+        if len(chunk) < size:
+            raise http.client.IncompleteRead(b"".join([*parts, chunk]), size - len(chunk))
+        parts.append(chunk)
+        _line(rfile)  # the CRLF after the chunk
+
+
+def _read_answer(rfile: Any, method: str) -> tuple[Response, bool]:
+    """The answer on `rfile`, and whether the server will close the connection after it."""
+    while True:
+        status_line = _line(rfile)
+        if not status_line:
+            raise RemoteDisconnected("the connection closed without an answer")
+        parts = status_line.decode("latin-1").rstrip("\r\n").split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise MalformedAnswer(f"not an HTTP/1.x status line: {status_line[:40]!r}")
+        version, status = parts[0], int(parts[1])
+        headers = _read_headers(rfile)
+        if not 100 <= status < 200:
+            break  # an interim answer (100 Continue) is followed by the real one
+    connection = headers.get("connection", "").lower()
+    will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+    if status in (204, 304) or method == "HEAD":
+        body = b""
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _read_chunked(rfile)
+    elif "content-length" in headers:
+        try:
+            length = int(headers["content-length"].split(",")[0])
+        except ValueError:
+            raise MalformedAnswer(f"a bad Content-Length: {headers['content-length'][:40]!r}") from None
+        body = rfile.read(length)
+        if len(body) < length:
+            raise http.client.IncompleteRead(body, length - len(body))
+    else:
+        body, will_close = rfile.read(), True  # delimited by the connection's end
+    reason = parts[2] if len(parts) > 2 else ""
+    return Response(status, reason, headers, body, 10 if version == "HTTP/1.0" else 11), will_close
 
 
 _contexts: dict[str, ssl.SSLContext] = {}
@@ -235,7 +334,7 @@ class Connection:
         self.request_length = 0  # the SDK reads it after each call
         self.last_status: int | None = None
         self.last_failure: BaseException | None = None
-        self._idle: http.client.HTTPConnection | None = None
+        self._idle: _Wire | None = None
         self._paths: dict[str, str] = {}
 
     @classmethod
@@ -255,30 +354,26 @@ class Connection:
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         self.last_status = None
         self.last_failure = None
-        headers = dict(headers or {})
-        headers.setdefault("Host", self.request_host)
-        data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
         call = Call()
         _watchdog.watch(call, self.budget)
         sent = False
         try:
-            path = self._path(url)
-            connection, reused = self._ready()
-            call.attach(connection)
+            message = self._message(method, url, body, headers or {})
+            wire, reused = self._ready()
+            call.attach(wire)
             try:
-                connection.request(method, path, body=data, headers=headers)
+                wire.sock.sendall(message)
             except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
                 if not reused or call.expired:
                     raise
                 # The kept-alive connection had been closed by the server: nothing of this request
                 # reached it. One fresh connection, one more send.
                 self.close()
-                connection, _ = self._ready()
-                call.attach(connection)
-                connection.request(method, path, body=data, headers=headers)
+                wire, _ = self._ready()
+                call.attach(wire)
+                wire.sock.sendall(message)
             sent = True
-            answer = connection.getresponse()
-            content = answer.read()
+            response, will_close = _read_answer(wire.rfile, method)
         except Exception as exc:
             self.close()
             failure = self._failure(exc, call, sent)
@@ -286,19 +381,38 @@ class Connection:
             raise failure from None
         finally:
             call.done = True
-        if answer.will_close:
+        if will_close:
             self.close()
         else:
-            self._idle = connection
-        self.last_status = answer.status
-        return Response(answer.status, answer.reason, answer.msg, content, answer.version)
+            self._idle = wire
+        self.request_length = len(message)
+        self.last_status = response.status_code
+        return response
 
     def close(self) -> None:
-        connection, self._idle = self._idle, None
-        if connection is not None:
-            connection.close()
+        wire, self._idle = self._idle, None
+        if wire is not None:
+            wire.close()
 
     # ---- inside --------------------------------------------------------------------------------
+
+    def _message(self, method: str, url: str, body: Any, headers: dict[str, str]) -> bytes:
+        """The whole request, for one write: line, headers, body."""
+        data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+        lines = [f"{method} {self._path(url)} HTTP/1.1"]
+        given = set()
+        for name, value in headers.items():
+            text = f"{name}: {value}"
+            if "\r" in text or "\n" in text:
+                raise InvalidURL(f"the {name} header holds a line break")
+            lines.append(text)
+            given.add(name.lower())
+        if "host" not in given:
+            lines.append(f"Host: {self.request_host}")
+        if "accept-encoding" not in given:
+            lines.append("Accept-Encoding: identity")
+        lines.append(f"Content-Length: {len(data)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
 
     def _path(self, url: str) -> str:
         """The request target for `url`: its path and query, or the whole URL through a plain-HTTP proxy."""
@@ -314,31 +428,45 @@ class Connection:
                 self._paths[url] = path
         return path
 
-    def _ready(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _ready(self) -> tuple[_Wire, bool]:
         """A connection to send on, and whether it was kept alive from an earlier call."""
         idle = self._idle
         if idle is not None:
-            if idle.sock is not None and not _closed_by_peer(idle.sock):
+            if not _closed_by_peer(idle.sock):
                 idle.sock.settimeout(self.timeout)
                 return idle, True
             self.close()
         return self._open(), False
 
-    def _open(self) -> http.client.HTTPConnection:
-        if self.proxy:
-            proxy = urlsplit(self.proxy if "://" in self.proxy else f"http://{self.proxy}")
-            proxy_host, proxy_port = proxy.hostname or "", proxy.port or 80
-            tunnel_headers = _proxy_authorization(proxy.username, proxy.password)
+    def _open(self) -> _Wire:
+        proxy = urlsplit(self.proxy if "://" in (self.proxy or "") else f"http://{self.proxy}") if self.proxy else None
+        target = (proxy.hostname or "", proxy.port or 80) if proxy is not None else (self.host, self.port)
+        sock = socket.create_connection(target, timeout=self.timeout)
+        try:
+            # Headers and body go out in one write; without this a small request can still wait on
+            # Nagle's algorithm and the peer's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if proxy is not None and self.scheme == "https":
+                self._tunnel(sock, _proxy_authorization(proxy.username, proxy.password))
             if self.scheme == "https":
-                connection: http.client.HTTPConnection = _NoDelayHTTPSConnection(
-                    proxy_host, proxy_port, timeout=self.timeout, context=tls_context(self.cafile)
-                )
-                connection.set_tunnel(self.host, self.port, headers=tunnel_headers)
-                return connection
-            return _NoDelayHTTPConnection(proxy_host, proxy_port, timeout=self.timeout)
-        if self.scheme == "https":
-            return _NoDelayHTTPSConnection(self.host, self.port, timeout=self.timeout, context=tls_context(self.cafile))
-        return _NoDelayHTTPConnection(self.host, self.port, timeout=self.timeout)
+                sock = tls_context(self.cafile).wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+        return _Wire(sock)
+
+    def _tunnel(self, sock: socket.socket, authorization: dict[str, str] | None) -> None:
+        """CONNECT through the proxy; what follows on `sock` is the endpoint's TLS."""
+        target = f"{self.host}:{self.port}"
+        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+        lines += [f"{name}: {value}" for name, value in (authorization or {}).items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        with sock.makefile("rb") as rfile:  # nothing follows the proxy's answer until we speak TLS
+            status_line = _line(rfile)
+            _read_headers(rfile)
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or parts[1] != b"200":
+            raise NetworkError(f"the proxy refused the tunnel: {status_line.strip()[:80]!r}")
 
     def _failure(self, exc: Exception, call: Call, sent: bool) -> exceptions.RequestException:
         """The exception the classifier knows for how this call ended."""
@@ -352,7 +480,7 @@ class Connection:
             return ReadTimeout("the API did not answer in time") if sent else ConnectTimeout("connect timed out")
         if isinstance(exc, http.client.IncompleteRead):
             return TruncatedAnswer(f"the answer ended early ({len(exc.partial)} bytes read)")
-        if isinstance(exc, (http.client.InvalidURL, ValueError, UnicodeError)):
+        if isinstance(exc, (ValueError, UnicodeError)):
             return InvalidURL(str(exc))
         return NetworkError(f"{type(exc).__name__}: {exc}")
 
