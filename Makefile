@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 # a shell that sets PYTHONDONTWRITEBYTECODE would otherwise recompile ~400 modules on every run.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv test test-slow lint invoke serve call backfill emulator old-cli bench package layer verify-package \
+.PHONY: help venv test test-slow lint invoke serve call load backfill emulator old-cli bench package layer verify-package \
 	deploy destroy clean
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make serve [PORT=8000]                            the function behind a local HTTP server (a Function URL)"
 	@echo "make call URL=http://127.0.0.1:8000/ BODY='{...}'  sign (REPORT_SIGNING_SECRET) and post one request (or BODY_FILE=path)"
 	@echo "make backfill FILE=conversions.csv [ARGS=...]    report missed conversions (CSV, JSON Lines, or --from-logs)"
+	@echo "make load URL=https://... N=1000 RPS=50           send N signed conversions at RPS (to check the sizing)"
 	@echo "make emulator [PORT=9000]                         serve the SMS API emulator on 127.0.0.1"
 	@echo "make old-cli                                      files for the old SCF CLI's scf native invoke (build/old-cli/)"
 	@echo "make package                                      build dist/function.zip (and layer.zip, code.zip) with Python 3.10"
@@ -69,6 +70,11 @@ call: $(STAMP)
 call: export CALL_URL = $(value URL)
 call: export CALL_BODY = $(value BODY)
 call: export CALL_BODY_FILE = $(value BODY_FILE)
+
+# N signed conversions at RPS through a Function URL: what the sizing table is checked with (README, Sizing).
+load: $(STAMP)
+	@$(BIN)/python -m local.load "$$LOAD_URL" -n $(or $(N),100) --rps $(or $(RPS),10)
+load: export LOAD_URL = $(value URL)
 
 backfill: $(STAMP)
 	@$(BIN)/python -m local.backfill '$(FILE)' $(ARGS)

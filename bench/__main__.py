@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from bench import cpu_share  # noqa: E402
 from emulator import TEMPORARY_KEY  # noqa: E402
 
 BATCH = 1000
@@ -503,6 +504,7 @@ def measure() -> list[Row]:
                 True,
             )
         )
+        rows.append(eventbridge_row(endpoint))
         peak, base = (max_rss_mb(script, env) for script in (PEAK_MEMORY, BASELINE_MEMORY))
         rows.append(
             Row(
@@ -514,7 +516,97 @@ def measure() -> list[Row]:
                 peak < 96,
             )
         )
+    with emulator_process(LATENCY_MS) as endpoint:
+        env = python_env(environment(endpoint, SMS_CONCURRENCY=str(CONCURRENCY)))
+        shares = cpu_share.measure_shares(endpoint, env, {"handler": COLD_HANDLER, "floor": COLD_FLOOR}, COLD_RUNS)
+    rows += share_rows(shares)
     return rows
+
+
+def share_rows(shares: list[cpu_share.ShareResult]) -> list[Row]:
+    """Throughput and cold start per CPU share, then GB-seconds per 1,000 conversions per memory size."""
+    rows = []
+    for share in shares:
+        stands_for = f" (~{share.memory_mb} MB)" if share.memory_mb else " (a whole core)"
+        label = f"at {share.percent}% of a core{stands_for}"
+        if share.problem is not None or share.function_rate is None or share.bare_rate is None:
+            rows.append(Row(f"throughput {label}", "not measured", str(share.problem), "-", "-", False))
+            continue
+        target = cpu_share.TARGET_RATIO.get(share.percent)
+        ratio = share.function_rate / share.bare_rate
+        rows.append(
+            Row(
+                f"throughput {label}: {cpu_share.BATCH} CKafka records, {LATENCY_MS} ms latency, "
+                f"SMS_CONCURRENCY={CONCURRENCY}, inside a CPU quota",
+                f"{share.function_rate:,.0f} rec/s",
+                f"{share.bare_rate:,.0f} rec/s bare SDK fan-out ({CONCURRENCY} threads, a client each)",
+                f"{ratio:.2f}x",
+                f">= {target:.1f}x" if target else "(context)",
+                ratio >= target if target else True,
+            )
+        )
+        if share.cold_ms is not None and share.floor_ms is not None:
+            rows.append(
+                Row(
+                    f"cold start {label}",
+                    f"{share.cold_ms:,.0f} ms",
+                    f"{share.floor_ms:,.0f} ms floor under the same quota",
+                    f"{share.cold_ms / share.floor_ms:.2f}x",
+                    "(context)",
+                    True,
+                )
+            )
+    for share in shares:
+        if share.memory_mb is None or not share.function_rate or not share.bare_rate:
+            continue
+        gb = share.memory_mb / 1024
+        mine, bare = gb * 1000 / share.function_rate, gb * 1000 / share.bare_rate
+        rows.append(
+            Row(
+                f"GB-s per 1,000 conversions at {share.memory_mb} MB ({share.percent}% of a core assumed)",
+                f"{mine:.2f} GB-s",
+                f"{bare:.2f} GB-s bare SDK fan-out",
+                f"{mine / bare:.2f}x",
+                "(context)",
+                True,
+            )
+        )
+    return rows
+
+
+EVENTBRIDGE_BATCH = 10_000
+
+
+def eventbridge_row(endpoint: str) -> Row:
+    """A 10,000-event EventBridge batch against a 10,000-record CKafka batch: the same work, another envelope."""
+    from sms_conversion.handler import Application
+
+    os.environ.update(environment(endpoint, SMS_CONCURRENCY=str(CONCURRENCY), SMS_MAX_RPS="100000"))
+    ckafka = ckafka_batch("eb-k", EVENTBRIDGE_BATCH)
+    events = [
+        {"specversion": "1.0", "id": f"e-{i}", "type": "verification.success", "source": "bench",
+         "data": {"SerialNo": f"eb-e-{i}"}}
+        for i in range(EVENTBRIDGE_BATCH)
+    ]  # fmt: skip
+    times = {}
+    with open(os.devnull, "w") as devnull, redirect_stdout(devnull):
+        for name, event in (("ckafka", ckafka), ("eventbridge", events)):
+            app = Application()
+            app.handle(ckafka_batch(f"warm-{name}", 20), {"time_limit_in_ms": 600_000})
+            started = time.perf_counter()
+            summary = app.handle(event, {"time_limit_in_ms": 600_000})
+            times[name] = time.perf_counter() - started
+            assert summary["Reported"] == EVENTBRIDGE_BATCH, summary
+    ratio = times["eventbridge"] / times["ckafka"]
+    return Row(
+        f"EventBridge batch of {EVENTBRIDGE_BATCH:,} events against a CKafka batch of {EVENTBRIDGE_BATCH:,} records "
+        "(0 ms latency)",
+        f"{times['eventbridge']:.2f} s",
+        f"{times['ckafka']:.2f} s CKafka",
+        f"{ratio:.2f}x",
+        "<= 1.1x",
+        ratio <= 1.1,
+    )
 
 
 def table(rows: list[Row]) -> str:
