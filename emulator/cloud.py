@@ -9,8 +9,11 @@ as the real API does, and an answer with a field the model lacks is a defect of 
 
 State follows the services' rules that matter to a deploy: names are unique, a function is `Creating` or
 `Updating` for a few reads after a change and refuses changes until `Active`, only one Function URL per
-function, deleting what does not exist is an error. `fail()` makes an action fail N times (a step that
-breaks half way). Local only: never deployed.
+function, deleting what does not exist is an error. SCF and CLS are regional (each request's
+`X-TC-Region` picks the region's state); CAM and Cloud Monitor belong to the account. Resources keep the
+`Tags` they were created with and answer them back. Every Describe and List call answers at most
+`PAGE_LIMIT` items a page, whatever the caller asks, so a caller that does not page misses items.
+`fail()` makes an action fail N times (a step that breaks half way). Local only: never deployed.
 """
 
 from __future__ import annotations
@@ -32,13 +35,24 @@ from typing import Any
 from .server import PERMANENT_KEY
 from .signing import ApiError, KeyPair, verify_tc3
 
-VERSIONS = {"scf": "2018-04-16", "cam": "2019-01-16", "cls": "2020-10-16", "monitor": "2018-07-24"}
+VERSIONS = {
+    "scf": "2018-04-16",
+    "cam": "2019-01-16",
+    "cls": "2020-10-16",
+    "monitor": "2018-07-24",
+    "region": "2022-06-27",
+}
 _MODEL_MODULES = {
     "scf": "tencentcloud.scf.v20180416.models",
     "cam": "tencentcloud.cam.v20190116.models",
     "cls": "tencentcloud.cls.v20201016.models",
     "monitor": "tencentcloud.monitor.v20180724.models",
+    "region": "tencentcloud.region.v20220627.models",
 }
+DEFAULT_REGION = "ap-guangzhou"
+# The regions this stand-in serves SCF in (a subset of the real list).
+SCF_REGIONS = ("ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-chengdu", "ap-hongkong", "ap-singapore")
+PAGE_LIMIT = 20
 
 
 def unknown_fields(service: str, model: str, data: dict[str, Any]) -> list[str]:
@@ -64,6 +78,7 @@ class Call:
     service: str
     action: str
     params: dict[str, Any]
+    region: str = "ap-guangzhou"
 
 
 @dataclass
@@ -76,8 +91,39 @@ class _Function:
     async_config: dict[str, Any] | None = None
 
 
+class RegionState:
+    """What one region holds: SCF functions, CLS logsets, topics, indexes, notices, alarms and dashboards."""
+
+    def __init__(self) -> None:
+        self.functions: dict[tuple[str, str], _Function] = {}
+        self.logsets: dict[str, dict[str, Any]] = {}
+        self.topics: dict[str, dict[str, Any]] = {}
+        self.indexes: dict[str, dict[str, Any]] = {}
+        self.notices: dict[str, dict[str, Any]] = {}
+        self.alarms: dict[str, dict[str, Any]] = {}
+        self.dashboards: dict[str, dict[str, Any]] = {}
+
+
+def _page(items: list[dict[str, Any]], p: dict[str, Any]) -> list[dict[str, Any]]:
+    """One page of `items` as the caller's paging asks (Offset/Limit, Page/Rp, PageNumber/PageSize), never
+    more than PAGE_LIMIT."""
+    if "Page" in p or "Rp" in p:
+        size = min(int(p.get("Rp") or PAGE_LIMIT), PAGE_LIMIT)
+        start = (max(int(p.get("Page") or 1), 1) - 1) * size
+    elif "PageNumber" in p or "PageSize" in p:
+        size = min(int(p.get("PageSize") or PAGE_LIMIT), PAGE_LIMIT)
+        start = (max(int(p.get("PageNumber") or 1), 1) - 1) * size
+    else:
+        size = min(int(p.get("Limit") or PAGE_LIMIT), PAGE_LIMIT)
+        start = int(p.get("Offset") or 0)
+    return [dict(item) for item in items[start : start + size]]
+
+
 class CloudStandIn:
-    """`start()` / `stop()`; `endpoint` is `127.0.0.1:<port>` (tccli's `--endpoint`)."""
+    """`start()` / `stop()`; `endpoint` is `127.0.0.1:<port>` (tccli's `--endpoint`).
+
+    `functions`, `logsets`, `topics`, ... are the default region's (ap-guangzhou); `region(name)` any other's.
+    """
 
     def __init__(
         self,
@@ -94,19 +140,14 @@ class CloudStandIn:
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        # state, per service
+        # state: CAM and Cloud Monitor for the account, SCF and CLS per region
         self.roles: dict[str, dict[str, Any]] = {}
         self.policies: dict[int, dict[str, Any]] = {}
         self.attachments: set[tuple[str, int]] = set()
-        self.functions: dict[tuple[str, str], _Function] = {}
-        self.logsets: dict[str, dict[str, Any]] = {}
-        self.topics: dict[str, dict[str, Any]] = {}
-        self.indexes: dict[str, dict[str, Any]] = {}
-        self.notices: dict[str, dict[str, Any]] = {}
-        self.alarms: dict[str, dict[str, Any]] = {}
-        self.dashboards: dict[str, dict[str, Any]] = {}
         self.monitor_notices: dict[str, dict[str, Any]] = {}
         self.monitor_policies: dict[str, dict[str, Any]] = {}
+        self.regions: dict[str, RegionState] = {}
+        self._r = self.region(DEFAULT_REGION)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.cloud = self
         if cert is not None:  # without a certificate: in-process use only (`dispatch`), never served to tccli
@@ -114,6 +155,39 @@ class CloudStandIn:
             context.load_cert_chain(cert, key)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
+
+    # ---- regions -------------------------------------------------------------------------------
+
+    def region(self, name: str) -> RegionState:
+        return self.regions.setdefault(name, RegionState())
+
+    @property
+    def functions(self) -> dict[tuple[str, str], _Function]:
+        return self.region(DEFAULT_REGION).functions
+
+    @property
+    def logsets(self) -> dict[str, dict[str, Any]]:
+        return self.region(DEFAULT_REGION).logsets
+
+    @property
+    def topics(self) -> dict[str, dict[str, Any]]:
+        return self.region(DEFAULT_REGION).topics
+
+    @property
+    def indexes(self) -> dict[str, dict[str, Any]]:
+        return self.region(DEFAULT_REGION).indexes
+
+    @property
+    def notices(self) -> dict[str, dict[str, Any]]:
+        return self.region(DEFAULT_REGION).notices
+
+    @property
+    def alarms(self) -> dict[str, dict[str, Any]]:
+        return self.region(DEFAULT_REGION).alarms
+
+    @property
+    def dashboards(self) -> dict[str, dict[str, Any]]:
+        return self.region(DEFAULT_REGION).dashboards
 
     # ---- control -------------------------------------------------------------------------------
 
@@ -150,7 +224,7 @@ class CloudStandIn:
             if service not in VERSIONS or headers.get("x-tc-version") != VERSIONS[service]:
                 raise ApiError("NoSuchVersion", f"{service} does not serve version {headers.get('x-tc-version')}")
             params = json.loads(body or b"{}")
-            result = self.dispatch(service, action, params)
+            result = self.dispatch(service, action, params, headers.get("x-tc-region") or DEFAULT_REGION)
         except ApiError as exc:
             return 200, {"Response": {"Error": {"Code": exc.code, "Message": exc.message}, "RequestId": request_id}}
         wrong = unknown_fields(service, f"{action}Response", result)
@@ -158,7 +232,9 @@ class CloudStandIn:
             return 500, {"error": f"{action}Response: {wrong}"}
         return 200, {"Response": {**result, "RequestId": request_id}}
 
-    def dispatch(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def dispatch(
+        self, service: str, action: str, params: dict[str, Any], region: str = DEFAULT_REGION
+    ) -> dict[str, Any]:
         """The action's result, or ApiError: what `answer` does after the transport, callable in-process."""
         handler = getattr(self, f"_{service}_{action}", None)
         if handler is None:
@@ -166,8 +242,11 @@ class CloudStandIn:
         wrong = unknown_fields(service, f"{action}Request", params)
         if wrong:
             raise ApiError("UnknownParameter", f"{action}: {wrong}")
+        if service in ("scf", "cls") and region not in SCF_REGIONS:
+            raise ApiError("UnsupportedRegion", f"{service} is not served in {region}")
         with self._lock:
-            self.calls.append(Call(service, action, params))
+            self.calls.append(Call(service, action, params, region))
+            self._r = self.region(region)
             for failure in self._failures:
                 if failure.action == action:
                     failure.times -= 1
@@ -198,6 +277,7 @@ class CloudStandIn:
             "RoleName": name,
             "PolicyDocument": p["PolicyDocument"],
             "Description": p.get("Description", ""),
+            "Tags": p.get("Tags") or [],
         }
         return {"RoleId": role_id}
 
@@ -215,11 +295,17 @@ class CloudStandIn:
     def _cam_ListPolicies(self, p: dict[str, Any]) -> dict[str, Any]:
         keyword = p.get("Keyword", "")
         found = [
-            {"PolicyId": policy_id, "PolicyName": policy["PolicyName"], "Description": policy["Description"], "Type": 1}
+            {
+                "PolicyId": policy_id,
+                "PolicyName": policy["PolicyName"],
+                "Description": policy["Description"],
+                "Type": 1,
+                "Tags": policy.get("Tags") or [],
+            }
             for policy_id, policy in sorted(self.policies.items())
             if keyword in policy["PolicyName"]
         ]
-        return {"TotalNum": len(found), "List": found}
+        return {"TotalNum": len(found), "List": _page(found, p)}
 
     def _cam_GetPolicy(self, p: dict[str, Any]) -> dict[str, Any]:
         policy = self.policies.get(int(p["PolicyId"]))
@@ -240,6 +326,7 @@ class CloudStandIn:
             "PolicyName": p["PolicyName"],
             "PolicyDocument": p["PolicyDocument"],
             "Description": p.get("Description", ""),
+            "Tags": p.get("Tags") or [],
         }
         return {"PolicyId": policy_id}
 
@@ -275,12 +362,12 @@ class CloudStandIn:
             for role, policy_id in sorted(self.attachments)
             if role == p["RoleName"] and policy_id in self.policies
         ]
-        return {"TotalNum": len(found), "List": found}
+        return {"TotalNum": len(found), "List": _page(found, p)}
 
     # ---- SCF -------------------------------------------------------------------------------------
 
     def _function(self, p: dict[str, Any]) -> _Function:
-        function = self.functions.get((p.get("Namespace", "default"), p["FunctionName"]))
+        function = self._r.functions.get((p.get("Namespace", "default"), p["FunctionName"]))
         if function is None:
             raise ApiError("ResourceNotFound.Function", f"function {p['FunctionName']} not found")
         return function
@@ -297,15 +384,16 @@ class CloudStandIn:
             function.reads_until_active -= 1
             if function.reads_until_active <= 0:
                 function.status = "Active"
-        config = {key: value for key, value in function.config.items() if key not in ("Code", "ZipFile", "Tags")}
+        config = {key: value for key, value in function.config.items() if key not in ("Code", "ZipFile")}
         return {**config, "Status": function.status, "Namespace": p.get("Namespace", "default")}
 
     def _scf_CreateFunction(self, p: dict[str, Any]) -> dict[str, Any]:
         key = (p.get("Namespace", "default"), p["FunctionName"])
-        if key in self.functions:
+        if key in self._r.functions:
             raise ApiError("ResourceInUse.Function", "the function exists")
         config = {name: value for name, value in p.items() if name not in ("Code", "Namespace")}
-        self.functions[key] = _Function(config, "Creating", self.reads_until_active)
+        config["Tags"] = p.get("Tags") or []
+        self._r.functions[key] = _Function(config, "Creating", self.reads_until_active)
         return {}
 
     def _scf_UpdateFunctionCode(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -316,18 +404,20 @@ class CloudStandIn:
 
     def _scf_UpdateFunctionConfiguration(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._changeable(p)
-        function.config.update({name: value for name, value in p.items() if name not in ("FunctionName", "Namespace")})
+        function.config.update(
+            {name: value for name, value in p.items() if name not in ("FunctionName", "Namespace", "Tags")}
+        )
         function.status, function.reads_until_active = "Updating", self.reads_until_active
         return {}
 
     def _scf_DeleteFunction(self, p: dict[str, Any]) -> dict[str, Any]:
         self._function(p)
-        del self.functions[(p.get("Namespace", "default"), p["FunctionName"])]
+        del self._r.functions[(p.get("Namespace", "default"), p["FunctionName"])]
         return {}
 
     def _scf_ListTriggers(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._function(p)
-        return {"TotalCount": len(function.triggers), "Triggers": [dict(trigger) for trigger in function.triggers]}
+        return {"TotalCount": len(function.triggers), "Triggers": _page(function.triggers, p)}
 
     def _scf_CreateTrigger(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._changeable(p)
@@ -335,10 +425,15 @@ class CloudStandIn:
             raise ApiError("ResourceInUse.Trigger", "a trigger of that name exists")
         if p["Type"] == "http" and any(trigger["Type"] == "http" for trigger in function.triggers):
             raise ApiError("ResourceInUse.Trigger", "a function has at most one Function URL")
+        desc = p.get("TriggerDesc", "")
+        if p["Type"] == "http":
+            # What the console shows as the Function URL: https://<appid>-<id>.<region>.tencentscf.com
+            url = f"https://1250000000-{uuid.uuid4().hex[:10]}.{self._region_name()}.tencentscf.com"
+            desc = json.dumps({**json.loads(desc or "{}"), "Url": url}, separators=(",", ":"))
         trigger = {
             "TriggerName": p["TriggerName"],
             "Type": p["Type"],
-            "TriggerDesc": p.get("TriggerDesc", ""),
+            "TriggerDesc": desc,
             "Qualifier": p.get("Qualifier", "$LATEST"),
             "Enable": 1,
             "AvailableStatus": "Available",
@@ -396,60 +491,65 @@ class CloudStandIn:
         return items
 
     def _cls_DescribeLogsets(self, p: dict[str, Any]) -> dict[str, Any]:
-        found = self._filtered(list(self.logsets.values()), p, {"logsetName": "LogsetName", "logsetId": "LogsetId"})
-        return {"TotalCount": len(found), "Logsets": [dict(item) for item in found]}
+        found = self._filtered(list(self._r.logsets.values()), p, {"logsetName": "LogsetName", "logsetId": "LogsetId"})
+        return {"TotalCount": len(found), "Logsets": _page(found, p)}
 
     def _cls_CreateLogset(self, p: dict[str, Any]) -> dict[str, Any]:
         logset_id = str(uuid.uuid4())
-        self.logsets[logset_id] = {"LogsetId": logset_id, "LogsetName": p["LogsetName"]}
+        self._r.logsets[logset_id] = {"LogsetId": logset_id, "LogsetName": p["LogsetName"], "Tags": p.get("Tags") or []}
         return {"LogsetId": logset_id}
 
     def _cls_DeleteLogset(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["LogsetId"] not in self.logsets:
+        if p["LogsetId"] not in self._r.logsets:
             raise ApiError("ResourceNotFound.LogsetNotExist", "logset not exist")
-        if any(topic["LogsetId"] == p["LogsetId"] for topic in self.topics.values()):
+        if any(topic["LogsetId"] == p["LogsetId"] for topic in self._r.topics.values()):
             raise ApiError("OperationDenied.LogsetNotEmpty", "the logset still has topics")
-        del self.logsets[p["LogsetId"]]
+        del self._r.logsets[p["LogsetId"]]
         return {}
 
     def _cls_DescribeTopics(self, p: dict[str, Any]) -> dict[str, Any]:
         keys = {"topicName": "TopicName", "logsetId": "LogsetId", "topicId": "TopicId"}
-        found = self._filtered(list(self.topics.values()), p, keys)
-        return {"TotalCount": len(found), "Topics": [dict(item) for item in found]}
+        found = self._filtered(list(self._r.topics.values()), p, keys)
+        return {"TotalCount": len(found), "Topics": _page(found, p)}
 
     def _cls_CreateTopic(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["LogsetId"] not in self.logsets:
+        if p["LogsetId"] not in self._r.logsets:
             raise ApiError("ResourceNotFound.LogsetNotExist", "logset not exist")
         topic_id = str(uuid.uuid4())
-        self.topics[topic_id] = {"TopicId": topic_id, "TopicName": p["TopicName"], "LogsetId": p["LogsetId"]}
+        self._r.topics[topic_id] = {
+            "TopicId": topic_id,
+            "TopicName": p["TopicName"],
+            "LogsetId": p["LogsetId"],
+            "Tags": p.get("Tags") or [],
+        }
         return {"TopicId": topic_id}
 
     def _cls_DeleteTopic(self, p: dict[str, Any]) -> dict[str, Any]:
-        if self.topics.pop(p["TopicId"], None) is None:
+        if self._r.topics.pop(p["TopicId"], None) is None:
             raise ApiError("ResourceNotFound.TopicNotExist", "topic not exist")
-        self.indexes.pop(p["TopicId"], None)
+        self._r.indexes.pop(p["TopicId"], None)
         return {}
 
     def _cls_DescribeIndex(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["TopicId"] not in self.topics:
+        if p["TopicId"] not in self._r.topics:
             raise ApiError("ResourceNotFound.TopicNotExist", "topic not exist")
-        index = self.indexes.get(p["TopicId"])
+        index = self._r.indexes.get(p["TopicId"])
         if index is None:
             return {"TopicId": p["TopicId"], "Status": False}
         return {"TopicId": p["TopicId"], "Status": index.get("Status", True), "Rule": index["Rule"]}
 
     def _cls_CreateIndex(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["TopicId"] not in self.topics:
+        if p["TopicId"] not in self._r.topics:
             raise ApiError("ResourceNotFound.TopicNotExist", "topic not exist")
-        if p["TopicId"] in self.indexes:
+        if p["TopicId"] in self._r.indexes:
             raise ApiError("ResourceInUse.Index", "the topic has an index: use ModifyIndex")
-        self.indexes[p["TopicId"]] = {"Rule": p["Rule"], "Status": p.get("Status", True)}
+        self._r.indexes[p["TopicId"]] = {"Rule": p["Rule"], "Status": p.get("Status", True)}
         return {}
 
     def _cls_ModifyIndex(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p["TopicId"] not in self.indexes:
+        if p["TopicId"] not in self._r.indexes:
             raise ApiError("ResourceNotFound.IndexNotExist", "the topic has no index")
-        self.indexes[p["TopicId"]].update({key: p[key] for key in ("Rule", "Status") if key in p})
+        self._r.indexes[p["TopicId"]].update({key: p[key] for key in ("Rule", "Status") if key in p})
         return {}
 
     def _named(self, store: dict[str, dict[str, Any]], p: dict[str, Any], id_key: str) -> list[dict[str, Any]]:
@@ -462,65 +562,65 @@ class CloudStandIn:
         return items
 
     def _cls_DescribeAlarmNotices(self, p: dict[str, Any]) -> dict[str, Any]:
-        found = self._named(self.notices, p, "alarmNoticeId")
-        return {"TotalCount": len(found), "AlarmNotices": [dict(item) for item in found]}
+        found = self._named(self._r.notices, p, "alarmNoticeId")
+        return {"TotalCount": len(found), "AlarmNotices": _page(found, p)}
 
     def _cls_CreateAlarmNotice(self, p: dict[str, Any]) -> dict[str, Any]:
         notice_id = self._id("notice")
-        self.notices[notice_id] = {**p, "AlarmNoticeId": notice_id}
+        self._r.notices[notice_id] = {**p, "AlarmNoticeId": notice_id}
         return {"AlarmNoticeId": notice_id}
 
     def _cls_ModifyAlarmNotice(self, p: dict[str, Any]) -> dict[str, Any]:
-        return _modify(self.notices, p, "AlarmNoticeId", _NO_NOTICE)
+        return _modify(self._r.notices, p, "AlarmNoticeId", _NO_NOTICE)
 
     def _cls_DeleteAlarmNotice(self, p: dict[str, Any]) -> dict[str, Any]:
-        return _delete(self.notices, p, "AlarmNoticeId", _NO_NOTICE)
+        return _delete(self._r.notices, p, "AlarmNoticeId", _NO_NOTICE)
 
     def _cls_DescribeAlarms(self, p: dict[str, Any]) -> dict[str, Any]:
-        found = self._named(self.alarms, p, "alarmId")
-        return {"TotalCount": len(found), "Alarms": [dict(item) for item in found]}
+        found = self._named(self._r.alarms, p, "alarmId")
+        return {"TotalCount": len(found), "Alarms": _page(found, p)}
 
     def _cls_CreateAlarm(self, p: dict[str, Any]) -> dict[str, Any]:
         for target in p["AlarmTargets"]:
-            if target["TopicId"] not in self.topics:
+            if target["TopicId"] not in self._r.topics:
                 raise ApiError("ResourceNotFound.TopicNotExist", "an alarm target's topic does not exist")
         for notice_id in p.get("AlarmNoticeIds") or []:
-            if notice_id not in self.notices:
+            if notice_id not in self._r.notices:
                 raise ApiError("ResourceNotFound.AlarmNoticeNotExist", "no such notice")
         alarm_id = self._id("alarm")
-        self.alarms[alarm_id] = {**p, "AlarmId": alarm_id}
+        self._r.alarms[alarm_id] = {**p, "AlarmId": alarm_id}
         return {"AlarmId": alarm_id}
 
     def _cls_ModifyAlarm(self, p: dict[str, Any]) -> dict[str, Any]:
-        return _modify(self.alarms, p, "AlarmId", _NO_ALARM)
+        return _modify(self._r.alarms, p, "AlarmId", _NO_ALARM)
 
     def _cls_DeleteAlarm(self, p: dict[str, Any]) -> dict[str, Any]:
-        return _delete(self.alarms, p, "AlarmId", _NO_ALARM)
+        return _delete(self._r.alarms, p, "AlarmId", _NO_ALARM)
 
     def _cls_DescribeDashboards(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = list(self.dashboards.values())
+        items = list(self._r.dashboards.values())
         for item_filter in p.get("Filters") or []:
             if item_filter["Key"] == "dashboardName":
                 items = [item for item in items if any(v in item["DashboardName"] for v in item_filter["Values"])]
-        return {"TotalCount": len(items), "DashboardInfos": [dict(item) for item in items]}
+        return {"TotalCount": len(items), "DashboardInfos": _page(items, p)}
 
     def _cls_CreateDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
         json.loads(p.get("Data") or "{}")  # the console stores it as a JSON string
         dashboard_id = self._id("dashboard")
-        self.dashboards[dashboard_id] = {**p, "DashboardId": dashboard_id}
+        self._r.dashboards[dashboard_id] = {**p, "DashboardId": dashboard_id}
         return {"DashboardId": dashboard_id}
 
     def _cls_ModifyDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
-        return _modify(self.dashboards, p, "DashboardId", _NO_DASHBOARD)
+        return _modify(self._r.dashboards, p, "DashboardId", _NO_DASHBOARD)
 
     def _cls_DeleteDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
-        return _delete(self.dashboards, p, "DashboardId", _NO_DASHBOARD)
+        return _delete(self._r.dashboards, p, "DashboardId", _NO_DASHBOARD)
 
     # ---- Cloud Monitor ---------------------------------------------------------------------------
 
     def _monitor_DescribeAlarmNotices(self, p: dict[str, Any]) -> dict[str, Any]:
         found = [item for item in self.monitor_notices.values() if p.get("Name", "") in item["Name"]]
-        return {"TotalCount": len(found), "Notices": [dict(item) for item in found]}
+        return {"TotalCount": len(found), "Notices": _page(found, p)}
 
     def _monitor_CreateAlarmNotice(self, p: dict[str, Any]) -> dict[str, Any]:
         notice_id = self._id("notice")
@@ -530,6 +630,7 @@ class CloudStandIn:
             "NoticeType": p["NoticeType"],
             "UserNotices": p.get("UserNotices", []),
             "URLNotices": p.get("URLNotices", []),
+            "Tags": p.get("Tags") or [],
         }
         return {"NoticeId": notice_id}
 
@@ -543,7 +644,7 @@ class CloudStandIn:
         found = [item for item in self.monitor_policies.values() if p.get("PolicyName", "") in item["PolicyName"]]
         return {
             "TotalCount": len(found),
-            "Policies": [{k: v for k, v in item.items() if k != "Bindings"} for item in found],
+            "Policies": [{k: v for k, v in item.items() if k != "Bindings"} for item in _page(found, p)],
         }
 
     def _monitor_CreateAlarmPolicy(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -557,6 +658,8 @@ class CloudStandIn:
             "Namespace": p["Namespace"],
             "Condition": p.get("Condition"),
             "NoticeIds": p.get("NoticeIds", []),
+            "Remark": p.get("Remark", ""),
+            "Tags": p.get("Tags") or [],
             "Bindings": [],
         }
         return {"PolicyId": policy_id, "OriginId": str(next(self._ids))}
@@ -582,6 +685,17 @@ class CloudStandIn:
             if self.monitor_policies.pop(policy_id, None) is None:
                 raise ApiError("ResourceNotFound", "no such policy")
         return {}
+
+    # ---- region ----------------------------------------------------------------------------------
+
+    def _region_DescribeRegions(self, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("Product") != "scf":
+            raise ApiError("InvalidParameterValue", "this stand-in lists SCF's regions only")
+        regions = [{"Region": name, "RegionName": name, "RegionState": "AVAILABLE"} for name in SCF_REGIONS]
+        return {"TotalCount": len(regions), "RegionSet": regions}
+
+    def _region_name(self) -> str:
+        return next((name for name, state in self.regions.items() if state is self._r), DEFAULT_REGION)
 
 
 class _Server(ThreadingHTTPServer):

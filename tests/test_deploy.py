@@ -19,7 +19,7 @@ import pytest
 from emulator.cloud import CloudStandIn, unknown_fields
 from emulator.signing import ApiError
 from sms_conversion.logfields import LOG_FIELDS
-from tools import deploy
+from tools import deploy, resources
 
 SECRET = "deploy-test-signing-secret-0001"
 PUSH = "deploy-test-push-token-000001"
@@ -30,12 +30,13 @@ MUTATING = re.compile(r"^(Create|Update|Modify|Put|Delete|Attach|Detach|Binding)
 class InProcessCloud:
     """The stand-in's dispatch without the transport: requests and answers checked against the SDK models."""
 
-    def __init__(self, stand_in: CloudStandIn) -> None:
+    def __init__(self, stand_in: CloudStandIn, region: str = "ap-guangzhou") -> None:
         self.stand_in = stand_in
+        self.region = region
 
-    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         try:
-            result = self.stand_in.dispatch(service, action, json.loads(json.dumps(params)))
+            result = self.stand_in.dispatch(service, action, json.loads(json.dumps(params)), region or self.region)
         except ApiError as exc:
             raise deploy.CloudError(exc.code, exc.message) from None
         assert not unknown_fields(service, f"{action}Response", result), (action, result)
@@ -111,7 +112,7 @@ def test_a_first_deploy_creates_everything_and_a_second_creates_nothing(cloud: C
 def test_every_request_uses_the_apis_own_parameter_names(cloud: CloudStandIn, package: Path) -> None:
     """Each parameter, nested ones included, is a field of the SDK's request model (what tccli is built from)."""
     run(cloud, package, {**FIRST, "ALARM_WEBHOOK": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"})
-    run(cloud, package, {**FIRST, "SMS_CONCURRENCY": "8"})
+    run(cloud, package, {**FIRST, "SMS_CONCURRENCY": "8", "FROM_SHELL": "SMS_CONCURRENCY"})
     run(cloud, package, FIRST, command="destroy")
     actions = {(call.service, call.action) for call in cloud.calls}
     assert len(actions) >= 40
@@ -124,11 +125,12 @@ def test_an_update_from_a_shell_lacking_a_variable_keeps_its_current_value(cloud
     cloud.functions[("default", "report-conversion")].config["Environment"]["Variables"].append(
         {"Key": "SET_IN_THE_CONSOLE", "Value": "kept"}
     )
-    output, error = run(cloud, package, {"REPORT_SIGNING_SECRET": SECRET, "SMS_CONCURRENCY": "8"})
+    shell = {"REPORT_SIGNING_SECRET": SECRET, "SMS_CONCURRENCY": "8", "FROM_SHELL": "SMS_CONCURRENCY"}
+    output, error = run(cloud, package, shell)
     assert error is None, output
     after = variables(cloud)
     assert (after["REDIS_URL"], after["CMQ_PUSH_TOKEN"], after["SET_IN_THE_CONSOLE"]) == (REDIS, PUSH, "kept")
-    assert after["SMS_CONCURRENCY"] == "8"  # the shell's value updates it
+    assert after["SMS_CONCURRENCY"] == "8"  # the shell's value, named in FROM_SHELL, updates it
     assert "SMS_CONCURRENCY=8" in output
     assert "keeps REPORT_SIGNING_SECRET, CMQ_PUSH_TOKEN, REDIS_URL" in output
     for secret in (SECRET, PUSH, "hunter2"):
@@ -160,7 +162,10 @@ def test_the_template_provides_every_non_empty_setting_and_leaves_blank_ones_uns
 def test_a_failed_step_names_itself_and_the_next_run_continues_from_there(cloud: CloudStandIn, package: Path) -> None:
     cloud.fail("CreateTrigger", "LimitExceeded.Trigger", "the function has too many triggers")
     output, error = run(cloud, package, FIRST)
-    assert error == 'step "Function URL" failed: LimitExceeded.Trigger: the function has too many triggers'
+    assert error == (
+        'step "scf Function URL report-conversion-url" failed: '
+        "LimitExceeded.Trigger: the function has too many triggers"
+    )
     assert "Traceback" not in output
     before = len(cloud.calls)
     output, error = run(cloud, package, FIRST)
@@ -180,7 +185,7 @@ def test_it_waits_for_the_function_to_be_active_between_changes(cloud: CloudStan
     created = actions.index("CreateFunction")
     following = actions[created + 1 : actions.index("CreateTrigger")]
     assert following.count("GetFunction") >= 4  # polled until Active, then the trigger
-    run(cloud, package, {**FIRST, "SMS_CONCURRENCY": "4"})
+    run(cloud, package, {**FIRST, "SMS_CONCURRENCY": "4", "FROM_SHELL": "SMS_CONCURRENCY"})
     assert "FailedOperation.FunctionStatusError" not in str(cloud.calls)
 
 
@@ -192,7 +197,7 @@ def test_a_dry_run_reads_and_prints_the_plan_without_changing_anything(cloud: Cl
     assert "would create    scf function report-conversion" in output
     assert cloud.functions == {}
     run(cloud, package, FIRST)
-    output, _ = run(cloud, package, {**FIRST, "SMS_CONCURRENCY": "2"}, dry_run=True)
+    output, _ = run(cloud, package, {**FIRST, "SMS_CONCURRENCY": "2", "FROM_SHELL": "SMS_CONCURRENCY"}, dry_run=True)
     assert "would update    scf function report-conversion: variables (SMS_CONCURRENCY=2" in output
     assert variables(cloud)["SMS_CONCURRENCY"] == "16"
 
@@ -200,10 +205,16 @@ def test_a_dry_run_reads_and_prints_the_plan_without_changing_anything(cloud: Cl
 @pytest.mark.parametrize(
     ("shell", "words"),
     [
-        ({"SMS_MAX_RPS": "1000"}, "4 instances x SMS_MAX_RPS=1000 = 4000 calls per second"),
+        (
+            {"SMS_MAX_RPS": "1000", "FROM_SHELL": "SMS_MAX_RPS"},
+            "4 instances x SMS_MAX_RPS=1000 = 4000 calls per second",
+        ),
         ({"RESERVED_INSTANCES": "6"}, "6 instances x SMS_MAX_RPS=200 = 1200"),
-        ({"SMS_FLEET_MAX_RPS": "800"}, "SMS_FLEET_MAX_RPS needs REDIS_URL"),
-        ({"SMS_FLEET_MAX_RPS": "1500", "REDIS_URL": REDIS}, "over the account's quota of 1000"),
+        ({"SMS_FLEET_MAX_RPS": "800", "FROM_SHELL": "SMS_FLEET_MAX_RPS"}, "SMS_FLEET_MAX_RPS needs REDIS_URL"),
+        (
+            {"SMS_FLEET_MAX_RPS": "1500", "REDIS_URL": REDIS, "FROM_SHELL": "SMS_FLEET_MAX_RPS"},
+            "over the account's quota of 1000",
+        ),
     ],
 )
 def test_a_plan_that_breaks_the_accounts_quota_is_refused(
@@ -216,7 +227,8 @@ def test_a_plan_that_breaks_the_accounts_quota_is_refused(
 
 
 def test_the_fleet_limit_lets_more_instances_share_the_quota(cloud: CloudStandIn, package: Path) -> None:
-    _, error = run(cloud, package, {**FIRST, "SMS_MAX_RPS": "1000", "SMS_FLEET_MAX_RPS": "800"})
+    shell = {**FIRST, "SMS_MAX_RPS": "1000", "SMS_FLEET_MAX_RPS": "800", "FROM_SHELL": "SMS_MAX_RPS,SMS_FLEET_MAX_RPS"}
+    _, error = run(cloud, package, shell)
     assert error is None
 
 
@@ -288,7 +300,10 @@ def test_destroy_leaves_a_function_that_deploy_did_not_create(cloud: CloudStandI
     console = {"Handler": "index.main_handler", "Description": "made in the console"}
     cloud.dispatch("scf", "CreateFunction", {"FunctionName": "report-conversion", "Namespace": "default", **console})
     output, _ = run(cloud, package, FIRST, command="destroy")
-    assert "leave           scf function report-conversion: not deployed by make deploy" in output
+    assert (
+        "leave           scf function report-conversion: not stack default's (no tag stack=default): left alone"
+        in output
+    )
     assert cloud.functions
 
 
@@ -363,9 +378,9 @@ def test_tccli_request_files_are_private_and_gone_after_each_call(tmp_path: Path
 
 def test_the_deployers_cam_policy_allows_every_action_deploy_and_destroy_call() -> None:
     """deploy/deployer-policy.json is what README tells the person deploying to attach: nothing more, nothing less."""
-    source = (Path(deploy.__file__)).read_text()
+    source = Path(deploy.__file__).read_text() + Path(resources.__file__).read_text()
     called = {f"name/{service}:{action}" for service, action in re.findall(
-        r'self\.(?:call|change|read)\(\s*"(\w+)",\s*"(\w+)"', source)}  # fmt: skip
+        r'(?:self|d)\.(?:call|change|read|each)\(\s*"(\w+)",\s*"(\w+)"', source)}  # fmt: skip
     policy = deploy.load_json("deployer-policy.json")
     [statement] = policy["statement"]
     # cam:PassRole: CreateFunction hands the execution role to SCF.

@@ -85,7 +85,7 @@ def deploy(
     tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path, *args: str, **shell: str
 ) -> subprocess.CompletedProcess[str]:
     """`make deploy` (its command, on a small zip), tccli configured from the environment as `tccli configure` does."""
-    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    env = {key: value for key, value in os.environ.items() if key not in (*CONFIG_VARIABLES, "STACK", "REGION")}
     env.update(
         {
             "HOME": str(tmp_path),  # no ~/.tccli of the machine's
@@ -118,7 +118,10 @@ def test_deploy_with_the_real_tccli_plans_resumes_updates_and_destroys(
     cloud.fail("CreateTrigger", "LimitExceeded.Trigger", "too many triggers")
     done = deploy(tccli, cloud, package, tmp_path, **first)
     assert done.returncode == 1
-    assert 'deploy: step "Function URL" failed: LimitExceeded.Trigger: too many triggers' in done.stdout
+    assert (
+        'deploy: step "scf Function URL report-conversion-url" failed: LimitExceeded.Trigger: too many triggers'
+        in done.stdout
+    )
     assert "Traceback" not in done.stdout + done.stderr
     assert ("default", "report-conversion") in cloud.functions
     # The same command again continues: nothing is created twice, and it waited for Active between changes.
@@ -132,7 +135,7 @@ def test_deploy_with_the_real_tccli_plans_resumes_updates_and_destroys(
     assert "FunctionStatusError" not in done.stdout
     # An update from a shell that lacks the secrets: they keep their values, what is given updates.
     since = len(cloud.calls)
-    done = deploy(tccli, cloud, package, tmp_path, SMS_CONCURRENCY="8")
+    done = deploy(tccli, cloud, package, tmp_path, SMS_CONCURRENCY="8", FROM_SHELL="SMS_CONCURRENCY")
     assert done.returncode == 0, done.stdout + done.stderr
     assert [a for a in mutations(cloud, since) if a.startswith("Create")] == []
     variables = {
@@ -158,14 +161,16 @@ def test_deploy_with_the_real_tccli_plans_resumes_updates_and_destroys(
 def test_a_refused_plan_and_a_missing_tccli_are_one_line_each(
     tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path
 ) -> None:
-    done = deploy(tccli, cloud, package, tmp_path, REPORT_SIGNING_SECRET=SECRET, SMS_MAX_RPS="1000")
+    done = deploy(
+        tccli, cloud, package, tmp_path, REPORT_SIGNING_SECRET=SECRET, SMS_MAX_RPS="1000", FROM_SHELL="SMS_MAX_RPS"
+    )
     assert done.returncode == 1
     assert "deploy: refused: 4 instances x SMS_MAX_RPS=1000 = 4000 calls per second" in done.stdout
     assert mutations(cloud, 0) == []
     done = deploy(Path("/nonexistent/tccli"), cloud, package, tmp_path, REPORT_SIGNING_SECRET=SECRET)
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
-    assert 'step "read the function" failed: TccliNotRunnable' in done.stdout
+    assert "deploy: tccli could not ask the API (TccliNotRunnable: /nonexistent/tccli" in done.stdout
 
 
 def test_a_deploy_killed_with_sigkill_leaves_no_secret_for_the_next_run(
@@ -178,3 +183,55 @@ def test_a_deploy_killed_with_sigkill_leaves_no_secret_for_the_next_run(
     done = deploy(tccli, cloud, package, tmp_path, "apply", "--dry-run", REPORT_SIGNING_SECRET=SECRET)
     assert done.returncode == 0, done.stdout
     assert not left.exists()
+
+
+def test_with_the_real_tccli_two_stacks_and_two_regions_then_destroy_one(
+    tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path
+) -> None:
+    """The stacks the README's recipe makes: production, staging, staging in a second region; destroying
+    staging in one region leaves production whole and keeps the role staging's other region runs with."""
+    first = {"REPORT_SIGNING_SECRET": SECRET}
+    stack = ROOT / "deploy" / "stacks" / "tccli-test.env"
+    stack.write_text("SMS_MAX_RPS=100\nRESERVED_INSTANCES=2\n")
+    try:
+        for shell in ({}, {"STACK": "tccli-test"}, {"STACK": "tccli-test", "REGION": "ap-shanghai"}):
+            done = deploy(tccli, cloud, package, tmp_path, **first, **shell)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert ("default", "report-conversion-tccli-test") in cloud.region("ap-shanghai").functions
+        done = deploy(tccli, cloud, package, tmp_path, "destroy", STACK="tccli-test")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.startswith("destroy: stack tccli-test")
+        assert "stack tccli-test's function in ap-shanghai still uses it" in done.stdout
+        assert set(cloud.functions) == {("default", "report-conversion")}
+        assert set(cloud.roles) == {"SCF_ReportConversionRole", "SCF_ReportConversionRole-tccli-test"}
+        shanghai = cloud.region("ap-shanghai").functions[("default", "report-conversion-tccli-test")]
+        assert shanghai.config["Role"] in cloud.roles
+    finally:
+        stack.unlink()
+
+
+def test_with_the_real_tccli_a_refused_key_stops_before_any_plan_line(
+    tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path
+) -> None:
+    done = deploy(
+        tccli, cloud, package, tmp_path, "apply", "--dry-run", REPORT_SIGNING_SECRET=SECRET,
+        TENCENTCLOUD_SECRET_ID="AKIDnotakeyofthisaccount0000000000", TENCENTCLOUD_SECRET_KEY="wrong",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "tccli's credentials were refused (AuthFailure.SecretIdNotFound): run `tccli configure`" in done.stdout
+    assert "would create" not in done.stdout
+    assert cloud.calls == []  # the stand-in refused the signature before any action ran
+
+
+def test_with_the_real_tccli_a_loopback_endpoint_in_the_shell_is_ignored_then_refused(
+    tccli: Path, cloud: CloudStandIn, package: Path, tmp_path: Path
+) -> None:
+    shell = {"REPORT_SIGNING_SECRET": SECRET, "SMS_ENDPOINT": "http://127.0.0.1:9000"}
+    done = deploy(tccli, cloud, package, tmp_path, "apply", "--dry-run", **shell)
+    assert done.returncode == 0, done.stdout
+    assert "deploy: ignored from the shell: SMS_ENDPOINT" in done.stdout
+    assert "SMS_ENDPOINT=sms.tencentcloudapi.com (template)" in done.stdout
+    done = deploy(tccli, cloud, package, tmp_path, "apply", FROM_SHELL="SMS_ENDPOINT", **shell)
+    assert done.returncode == 1
+    assert "deploy: refused: SMS_ENDPOINT=http://127.0.0.1:9000 is not HTTPS" in done.stdout
+    assert mutations(cloud, 0) == []

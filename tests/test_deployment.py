@@ -10,7 +10,7 @@ import yaml
 from conftest import ROOT
 
 from local.runtime import function_from_template
-from tools import deploy
+from tools.stack import SECRETS
 
 # The `scf` component's documented inputs and trigger types (serverless-components/tencent-scf,
 # docs/configure.md and src/config.js `triggerTypes`), plus `http`, the Function URL of Tencent's newer docs.
@@ -67,7 +67,7 @@ def test_serverless_yml_uses_documented_inputs_and_the_templates_values() -> Non
     component_variables = inputs["environment"]["variables"]
     assert set(component_variables) == set(template_variables)
     for key, value in component_variables.items():
-        if key in deploy.SECRETS:
+        if key in SECRETS:
             assert value == f"${{env.{key}}}"  # secrets come from the deployer's shell
         else:
             assert str(value) == template_variables[key], key

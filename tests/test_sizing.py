@@ -17,7 +17,7 @@ from tools.sizing import Sizing, capacity_rps
 
 def template_sizing() -> Sizing:
     desired = deploy.Desired.from_template({}, Path("unused.zip"), frozenset())
-    return desired.sizing(deploy._template_variables(desired.properties))
+    return desired.sizing(deploy.template_variables(desired.properties))
 
 
 def test_the_templates_rate_cap_is_reachable_at_its_memory() -> None:
@@ -54,7 +54,7 @@ def test_a_cap_above_the_capacity_and_a_batch_past_the_timeout_are_warned() -> N
 
 def test_make_deploy_prints_the_capacity_beside_the_cap_and_warns(package: Path) -> None:
     out = io.StringIO()
-    shell = {**FIRST, "SMS_MAX_RPS": "240", "RESERVED_INSTANCES": "4"}
+    shell = {**FIRST, "SMS_MAX_RPS": "240", "RESERVED_INSTANCES": "4", "FROM_SHELL": "SMS_MAX_RPS"}
     desired = deploy.Desired.from_template(shell, package, frozenset())
     desired.properties = {**desired.properties, "MemorySize": 128}
     deployer = deploy.Deployer(

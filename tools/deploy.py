@@ -1,30 +1,27 @@
-"""`make deploy` / `make destroy`: the function and everything around it on Tencent Cloud, with tccli.
+"""`make deploy` / `make destroy`: one stack of the function and everything around it, with tccli.
 
-    python -m tools.deploy apply [--dry-run] [--unset NAME,...] [--zip dist/function.zip]
+    python -m tools.deploy apply [--dry-run] [--unset NAME,...] [--zip dist/function.zip]   (STACK=..., REGION=...)
     python -m tools.deploy destroy [--dry-run]
 
-Create-or-update, every time: each run reads what exists (the execution role and its policy, the CLS
-logset, topic and index, the function, its triggers, async retries and concurrency cap, the alarm notice,
-alarms and dashboard, the Cloud Monitor alarm policies), creates what is missing, updates what differs and
-leaves alone what it does not own (other triggers, other variables, other alarms). A failed step prints one
-line naming it and the tccli error, exits 1, and the next run continues from there: nothing is created twice.
-It waits for the function to be `Active` between the calls that change it. `--dry-run` prints the plan
-(reads only). `destroy` removes what this tool created, and nothing else.
+Create-or-update, every time: each run walks the stack's resources (tools/resources.py: the execution role
+and its policy, the CLS logset, topic and index, the function, its triggers, async retries and concurrency
+cap, the alarm notices, alarms and dashboard, the Cloud Monitor alarm policies), creates what is missing,
+updates what differs, and leaves alone what it cannot show is this stack's. A failed step prints one line
+naming it and the API's error, exits 1, and the next run continues from there: nothing is created twice. It
+waits for the function to be `Active` between the calls that change it. `--dry-run` prints the plan (reads
+only) and exits 1 if a real run would be refused. `destroy` walks the same list backward and deletes only what
+carries the stack's tags (or, for the default stack, the mark of the tool before it tagged), and never a CAM
+role or policy that the stack's function still uses in another region.
 
-Variables: an update starts from the function's current variables. A variable exported in the shell, or
-given a value in template.yaml, updates it; one set in neither keeps its current value; a secret
-(REPORT_SIGNING_SECRET, CMQ_PUSH_TOKEN, REDIS_URL) is never written as an empty string and never printed.
-Removing one is explicit: `--unset NAME,...` (make deploy UNSET=...). Requests too large or too secret for
-a command line travel in `--cli-input-json file://…` files, mode 0600, deleted as soon as tccli has read them.
-
-The region is REGION, else TENCENTCLOUD_REGION, else template.yaml's SMS_REGION. TCCLI names the tccli
-binary; DEPLOY_API_ENDPOINT (host:port) sends every call to one endpoint (the tests' stand-in).
+Stacks, regions and where each variable comes from: tools/stack.py. Requests too large or too secret for a
+command line travel in `--cli-input-json file://…` files, mode 0600, deleted as soon as tccli has read them.
+TCCLI names the tccli binary; DEPLOY_API_ENDPOINT (host:port) sends every call to one endpoint (the tests'
+stand-in).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import hashlib
 import json
@@ -45,27 +42,36 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from local.runtime import function_from_template  # noqa: E402
 from sms_conversion.logfields import LOG_FIELDS  # noqa: E402
+from tools import resources  # noqa: E402
+from tools.resources import Resource, variables_of  # noqa: E402
 from tools.sizing import Sizing, capacity_rps  # noqa: E402
+from tools.stack import (  # noqa: E402
+    DEFAULT,
+    SECRETS,
+    STACKS,
+    Names,
+    Source,
+    StackError,
+    StackSettings,
+    endpoint_problem,
+    from_shell,
+    variable_sources,
+)
 
 FUNCTION_ZIP = ROOT / "dist" / "function.zip"
 REQUESTS = ROOT / "build" / "deploy"
+# The description mark of everything the tool made before it tagged (kept on what it makes now, as a note).
 MARKER = "managed by make deploy"
-POLICY_NAME = "ReportConversionSms"
-SECRETS = ("REPORT_SIGNING_SECRET", "CMQ_PUSH_TOKEN", "REDIS_URL")
+MANAGED_BY = ("managed-by", "report-conversion-deploy")
+STACK_TAG = "stack"
 # The account's ReportConversion quota (API page: 1,000 requests per second).
 DEFAULT_QUOTA_RPS = 1000
 DEFAULT_INSTANCES = 4
 # SMS_MAX_RPS when the function has none set (the function's own default).
 FUNCTION_DEFAULT_MAX_RPS = 1000
-MAX_UPDATE_ZIP_BYTES = 20 * 1024 * 1024  # UpdateFunctionCode's ZipFile limit (CreateFunction: 50 MB)
-# The longest redelivery the platform allows (README, "How long the operator has"): CKafka's trigger retries
-# run errors up to `retry` times; asynchronous triggers (a CMQ topic) up to RetryNum times within MsgTTL.
-CKAFKA_RETRY = 10000
-ASYNC_RETRY = {"RetryConfig": [{"RetryNum": 2}], "MsgTTL": 21600}
 # CLS fields the platform adds to every line of a function's log (SCF doc 583/60336), indexed beside ours.
 SCF_FIELDS = ("SCF_FunctionName", "SCF_Namespace", "SCF_RequestId", "SCF_Message", "SCF_Type", "SCF_Level")
-ALARM_LEVELS = {"warn": 0, "info": 1, "critical": 2}
-_NOT_FOUND = re.compile(r"(NotExist|NotFound|ResourceNotFound)")
+PAGE_SIZES = {"cls": 100, "scf": 100, "cam": 200, "monitor": 100}
 
 
 class DeployError(Exception):
@@ -80,11 +86,35 @@ class CloudError(DeployError):
 
     @property
     def not_found(self) -> bool:
-        return bool(_NOT_FOUND.search(self.code))
+        """Only an answer that means "no such resource": whole code segments, never a substring such as the
+        `NotFound` inside `AuthFailure.SecretIdNotFound`."""
+        segments = self.code.split(".")
+        if segments[0] in ("AuthFailure", "UnauthorizedOperation", "OperationDenied"):
+            return False
+        return segments[0] == "ResourceNotFound" or any(segment.endswith("NotExist") for segment in segments[1:])
+
+    def advice(self) -> str | None:
+        """What to fix when the caller, not the resource, is the problem."""
+        if self.code.startswith("AuthFailure"):
+            return (
+                f"tccli's credentials were refused ({self.code}): run `tccli configure` with a key of this account "
+                "(or export TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY), then run the same command again"
+            )
+        if (
+            self.code.startswith(("UnauthorizedOperation", "OperationDenied.NoPermission"))
+            or self.code == "AuthFailure"
+        ):
+            return (
+                f"tccli's key lacks a right ({self.code}: {self.message}): attach deploy/deployer-policy.json to the "
+                "user or role whose key tccli uses"
+            )
+        if self.code in ("TccliNotRunnable", "TccliFailed", "Timeout", "TccliOutput"):
+            return f"tccli could not ask the API ({self.code}: {self.message}): check tccli, the network and any proxy"
+        return None
 
 
 class Cloud(Protocol):
-    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]: ...
 
 
 _TCCLI_ERROR = re.compile(r"code:(?P<code>\S+) message:(?P<message>.*?)(?: requestId:\S*)?$", re.S)
@@ -99,14 +129,22 @@ class Tccli:
         self.endpoint = endpoint
         self.workdir = workdir
 
-    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         self.workdir.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f"{action}-", suffix=".json", dir=self.workdir)
         try:
             # mkstemp creates the file 0600: it may hold the zip, the signing secret, the push token.
             with os.fdopen(handle, "w") as out:
                 json.dump(params, out)
-            argv = [self.binary, service, action, "--region", self.region, "--cli-input-json", f"file://{name}"]
+            argv = [
+                self.binary,
+                service,
+                action,
+                "--region",
+                region or self.region,
+                "--cli-input-json",
+                f"file://{name}",
+            ]
             if self.endpoint:
                 argv[3:3] = ["--endpoint", self.endpoint]
             try:
@@ -131,65 +169,53 @@ class Tccli:
         return answer if isinstance(answer, dict) else {}
 
 
-# ---- what the template asks for ------------------------------------------------------------------
+# ---- what the template and the stack ask for ------------------------------------------------------
 
 
 @dataclass
 class Desired:
     namespace: str
-    name: str
+    names: Names
     properties: dict[str, Any]
+    settings: StackSettings
     region: str
     zip_path: Path
     shell: Mapping[str, str]
     unset: frozenset[str] = frozenset()
     instances: int = DEFAULT_INSTANCES
     quota_rps: int = DEFAULT_QUOTA_RPS
-    repo: Path = ROOT
 
     @classmethod
-    def from_template(cls, shell: Mapping[str, str], zip_path: Path, unset: frozenset[str]) -> Desired:
+    def from_template(
+        cls, shell: Mapping[str, str], zip_path: Path, unset: frozenset[str], stacks: Path = STACKS
+    ) -> Desired:
         namespace, name, properties = function_from_template()
+        settings = StackSettings.load(shell.get("STACK") or DEFAULT, stacks)
+        settings.check_keys(template_variables(properties))
+        values = settings.values
         region = (
             shell.get("REGION")
             or shell.get("TENCENTCLOUD_REGION")
-            or str(_template_variables(properties).get("SMS_REGION") or "ap-guangzhou")
+            or values.get("REGION")
+            or str(values.get("SMS_REGION") or template_variables(properties).get("SMS_REGION") or "ap-guangzhou")
         )
+        instances = values.get("RESERVED_INSTANCES") or shell.get("RESERVED_INSTANCES") or str(DEFAULT_INSTANCES)
+        try:
+            count = int(instances)
+        except ValueError:
+            raise StackError(f"RESERVED_INSTANCES={instances!r} is not a whole number") from None
         return cls(
             namespace,
-            name,
+            Names(settings.name, name, str(properties["Role"])),
             properties,
+            settings,
             region,
             zip_path,
             shell,
             unset,
-            instances=int(shell.get("RESERVED_INSTANCES") or DEFAULT_INSTANCES),
+            instances=count,
             quota_rps=int(shell.get("SMS_ACCOUNT_QUOTA_RPS") or DEFAULT_QUOTA_RPS),
         )
-
-    @property
-    def role(self) -> str:
-        return str(self.properties["Role"])
-
-    @property
-    def logset(self) -> str:
-        return self.name
-
-    @property
-    def topic(self) -> str:
-        return f"{self.name}-logs"
-
-    @property
-    def http_trigger(self) -> str:
-        return f"{self.name}-url"
-
-    @property
-    def alarm_prefix(self) -> str:
-        return f"{self.name}: "
-
-    @property
-    def notice(self) -> str:
-        return f"{self.name}-operators"
 
     @property
     def memory(self) -> int:
@@ -199,77 +225,82 @@ class Desired:
     def timeout(self) -> int:
         return int(self.properties["Timeout"])
 
+    def setting(self, name: str) -> str:
+        """A deploy setting: the stack file's, else the shell's (ALARM_*, and CKafka / VPC for the default stack)."""
+        return (self.settings.values.get(name) or self.shell.get(name) or "").strip()
+
+    def package_sha(self) -> str:
+        return hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
+
+    def description(self, marker: str) -> str:
+        """The function's description: the template's, plus who manages it and which package it runs."""
+        return (
+            f"{self.properties.get('Description', '')} ({marker}, stack {self.names.stack}; "
+            f"package sha256:{self.package_sha()[:16]})"
+        )
+
+    def variable_sources(self, current: Mapping[str, str]) -> tuple[dict[str, Source], list[str]]:
+        template = template_variables(self.properties)
+        stack = {name: value for name, value in self.settings.values.items() if name in template}
+        return variable_sources(current, template, stack, self.shell, from_shell(self.shell), self.unset)
+
+    def ckafka_triggers(self) -> list[dict[str, Any]]:
+        """The stack's CKafka trigger (CKAFKA_INSTANCE / CKAFKA_TOPIC), else the template's when it is filled in."""
+        instance, topic = self.setting("CKAFKA_INSTANCE"), self.setting("CKAFKA_TOPIC")
+        template = [
+            dict(event.get("Properties") or {})
+            for event in (self.properties.get("Events") or {}).values()
+            if event.get("Type") == "Ckafka"
+        ]
+        base = template[0] if template else {"MaxMsgNum": 1000, "Offset": "latest"}
+        if instance and topic:
+            batch = self.setting("CKAFKA_MAX_MSG_NUM") or str(base.get("MaxMsgNum", 1000))
+            return [{**base, "Name": instance, "Topic": topic, "MaxMsgNum": int(batch)}]
+        return [kafka for kafka in template if "xxxx" not in str(kafka.get("Name"))]
+
+    def vpc(self) -> dict[str, str] | None:
+        vpc_id, subnet = self.setting("VPC_ID"), self.setting("SUBNET_ID")
+        if vpc_id and subnet:
+            return {"VpcId": vpc_id, "SubnetId": subnet}
+        vpc = self.properties.get("VpcConfig")
+        return {"VpcId": vpc["VpcId"], "SubnetId": vpc["SubnetId"]} if vpc else None
+
+    def notice_target(self) -> dict[str, Any] | None:
+        """Who alarms tell: a web callback (ALARM_WEBHOOK) and/or CAM users or groups, or nobody."""
+        webhook = self.setting("ALARM_WEBHOOK")
+        uins = [item.strip() for item in self.setting("ALARM_CAM_UINS").split(",") if item.strip()]
+        groups = [item.strip() for item in self.setting("ALARM_CAM_GROUPS").split(",") if item.strip()]
+        if not (webhook or uins or groups):
+            return None
+        return {
+            "webhook": webhook,
+            "webhook_type": self.setting("ALARM_WEBHOOK_TYPE") or "WeCom",
+            "uins": uins,
+            "groups": groups,
+        }
+
     def sizing(self, variables: Mapping[str, str]) -> Sizing:
         """The plan's capacity at this memory beside its rate cap (tools/sizing.py)."""
-        batches = [
-            int(event["Properties"]["MaxMsgNum"])
+        batches = [int(kafka["MaxMsgNum"]) for kafka in self.ckafka_triggers() if "MaxMsgNum" in kafka]
+        template = [
+            int((event.get("Properties") or {}).get("MaxMsgNum", 0))
             for event in (self.properties.get("Events") or {}).values()
-            if event.get("Type") == "Ckafka" and "MaxMsgNum" in (event.get("Properties") or {})
+            if event.get("Type") == "Ckafka"
         ]
+        batch = max(batches or template or [0]) or None
         return Sizing(
             memory_mb=self.memory,
             capacity_rps=capacity_rps(self.memory),
             cap_rps=int(variables.get("SMS_MAX_RPS") or FUNCTION_DEFAULT_MAX_RPS),
             instances=self.instances,
-            batch=max(batches) if batches else None,
+            batch=batch,
             timeout_s=self.timeout,
         )
 
-    def package_sha(self) -> str:
-        return hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
 
-    def description(self) -> str:
-        """The function's description: the template's, plus who manages it and which package it runs."""
-        return f"{self.properties.get('Description', '')} ({MARKER}; package sha256:{self.package_sha()[:16]})"
-
-    def variables(self, current: Mapping[str, str]) -> dict[str, str]:
-        return merged_variables(current, _template_variables(self.properties), self.shell, self.unset)
-
-    def ckafka_triggers(self) -> list[dict[str, Any]]:
-        found = []
-        for event in (self.properties.get("Events") or {}).values():
-            kafka = event.get("Properties") or {}
-            if event.get("Type") == "Ckafka" and "xxxx" not in str(kafka.get("Name")):
-                found.append(kafka)
-        return found
-
-    def notice_target(self) -> dict[str, Any] | None:
-        """Who alarms tell: a web callback (ALARM_WEBHOOK) and/or CAM users or groups, or nobody."""
-        webhook = self.shell.get("ALARM_WEBHOOK", "").strip()
-        uins = [item.strip() for item in self.shell.get("ALARM_CAM_UINS", "").split(",") if item.strip()]
-        groups = [item.strip() for item in self.shell.get("ALARM_CAM_GROUPS", "").split(",") if item.strip()]
-        if not (webhook or uins or groups):
-            return None
-        return {
-            "webhook": webhook,
-            "webhook_type": self.shell.get("ALARM_WEBHOOK_TYPE", "WeCom"),
-            "uins": uins,
-            "groups": groups,
-        }
-
-
-def _template_variables(properties: Mapping[str, Any]) -> dict[str, str]:
+def template_variables(properties: Mapping[str, Any]) -> dict[str, str]:
     variables = (properties.get("Environment") or {}).get("Variables") or {}
     return {str(name): "" if value is None else str(value) for name, value in variables.items()}
-
-
-def merged_variables(
-    current: Mapping[str, str], template: Mapping[str, str], shell: Mapping[str, str], unset: frozenset[str]
-) -> dict[str, str]:
-    """The function's variables after a deploy: its current ones, updated by the shell or the template.
-
-    For each variable the template lists: a non-empty value in the shell wins, else a non-empty value in the
-    template; with neither, the current value stays (an empty string is never written, so a secret not
-    exported is never erased). Variables the template does not list are kept. `unset` removes, explicitly.
-    """
-    result = dict(current)
-    for name, default in template.items():
-        value = shell.get(name) or default
-        if value:
-            result[name] = value
-    for name in unset:
-        result.pop(name, None)
-    return result
 
 
 def quota_problem(variables: Mapping[str, str], instances: int, quota: int) -> str | None:
@@ -322,6 +353,7 @@ def load_json(relative: str) -> Any:
 class Plan:
     out: TextIO
     dry_run: bool
+    command: str = "deploy"
     counts: dict[str, int] = field(default_factory=dict)
 
     def say(self, verb: str, what: str, detail: str = "") -> None:
@@ -330,16 +362,17 @@ class Plan:
         print(f"  {shown:<15} {what}" + (f": {detail}" if detail else ""), file=self.out, flush=True)
 
     def note(self, text: str) -> None:
-        print(f"deploy: {text}", file=self.out, flush=True)
+        print(f"{self.command}: {text}", file=self.out, flush=True)
 
 
 @contextlib.contextmanager
 def step(name: str) -> Iterator[None]:
-    """A failure inside names the step it happened in."""
+    """A failure inside names the step it happened in (and what to fix, when the caller is the problem)."""
     try:
         yield
     except CloudError as exc:
-        raise DeployError(f'step "{name}" failed: {exc}') from None
+        advice = exc.advice()
+        raise DeployError(advice or f'step "{name}" failed: {exc}') from None
 
 
 class Deployer:
@@ -354,15 +387,34 @@ class Deployer:
     ) -> None:
         self.cloud = cloud
         self.desired = desired
+        self.names = desired.names
         self.plan = plan
         self.dry_run = plan.dry_run
         self.poll_seconds = poll_seconds
         self.wait_seconds = wait_seconds
         self.sleep = sleep
-        self.function_key = {"FunctionName": desired.name, "Namespace": desired.namespace}
+        self.marker = MARKER
+        self.function_key = {"FunctionName": desired.names.function, "Namespace": desired.namespace}
+        self.ids: dict[str, str] = {}
+        # Ids that an owned resource refers to: how a resource made before tags is shown to be the stack's.
+        self.referenced: set[str] = set()
+        self.current: dict[str, Any] | None = None  # the stack's own function, when it exists
+        self.foreign: dict[str, Any] | None = None  # a function of the stack's name that is not the stack's
+        self.variables: dict[str, str] = {}
+        self.sources: dict[str, Source] = {}
+        self.deleted_topic = False
+        self.function_created = False
+        self.refusals: list[str] = []
+        self._triggers: list[dict[str, Any]] | None = None
+        self._alarms: dict[str, dict[str, Any]] | None = None
+        self.walk = resources.resources(
+            desired.ckafka_triggers(), load_json("cls/alarms.json"), load_json("monitor/alarms.json")
+        )
 
-    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        return self.cloud.call(service, action, params)
+    # ---- calls -----------------------------------------------------------------------------------
+
+    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
+        return self.cloud.call(service, action, params, region)
 
     def change(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """A call that changes something: skipped in a dry run."""
@@ -370,227 +422,110 @@ class Deployer:
             return {}
         return self.call(service, action, params)
 
-    def read(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    def read(
+        self, service: str, action: str, params: dict[str, Any], region: str | None = None
+    ) -> dict[str, Any] | None:
         """A read of something that may not exist: None when the API says it does not."""
         try:
-            return self.call(service, action, params)
+            return self.call(service, action, params, region)
         except CloudError as exc:
             if exc.not_found:
                 return None
             raise
 
-    # ---- apply ----------------------------------------------------------------------------------
-
-    def apply(self) -> None:
-        desired = self.desired
-        with step("read the function"):
-            current = self.read("scf", "GetFunction", self.function_key)
-        variables = desired.variables(_variables_of(current))
-        problem = quota_problem(variables, desired.instances, desired.quota_rps)
-        if problem:
-            raise DeployError(f"refused: {problem}")
-        if not variables.get("REPORT_SIGNING_SECRET"):
-            raise DeployError(
-                "refused: REPORT_SIGNING_SECRET is not set on the function nor in your shell, and the Function URL is "
-                "open to anyone: export REPORT_SIGNING_SECRET=$(openssl rand -hex 32) and deploy again"
+    def each(
+        self, service: str, action: str, params: dict[str, Any], key: str, missing_ok: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a Describe or List call, page after page, until the total is seen."""
+        size = PAGE_SIZES[service]
+        seen, page = 0, 0
+        while True:
+            if service == "cam":
+                paging = {"Page": page + 1, "Rp": size}
+            elif service == "monitor":
+                paging = {"PageNumber": page + 1, "PageSize": size}
+            else:
+                paging = {"Offset": seen, "Limit": size}
+            answer = (
+                self.read(service, action, {**params, **paging})
+                if missing_ok
+                else self.call(service, action, {**params, **paging})
             )
-        self.plan.note(f"region {desired.region}, namespace {desired.namespace}, function {desired.name}")
-        sized = desired.sizing(variables)
-        self.plan.note(sized.note())
-        for warning in sized.warnings():
-            self.plan.note(f"warning: {warning}")
-        with step("execution role"):
-            self.role()
-        with step("role policy"):
-            policy_id = self.policy()
-        with step("attach the policy to the role"):
-            self.attachment(policy_id)
-        with step("CLS logset"):
-            logset_id = self.logset()
-        with step("CLS log topic"):
-            topic_id = self.topic(logset_id)
-        with step("CLS index"):
-            self.index(topic_id)
-        with step("function"):
-            self.function(current, variables, logset_id, topic_id)
-        with step("Function URL"):
-            self.http_trigger()
-        with step("CKafka trigger"):
-            self.ckafka_triggers()
-        with step("asynchronous retries"):
-            self.async_retries()
-        with step("reserved concurrency"):
-            self.reserved_concurrency()
-        with step("CLS alarm notice"):
-            notice_id = self.cls_notice()
-        with step("CLS alarms"):
-            self.cls_alarms(topic_id, logset_id, notice_id)
-        with step("CLS dashboard"):
-            self.dashboard(topic_id)
-        with step("Cloud Monitor notice"):
-            monitor_notice = self.monitor_notice()
-        with step("Cloud Monitor alarms"):
-            self.monitor_alarms(monitor_notice)
-        if notice_id is None:
-            self.plan.note(
-                "alarms are created but nobody is notified: set ALARM_WEBHOOK (a WeCom, DingTalk or Lark robot URL; "
-                "ALARM_WEBHOOK_TYPE=WeCom|DingTalk|Lark|Http) or ALARM_CAM_UINS / ALARM_CAM_GROUPS and deploy again"
-            )
+            if answer is None:
+                return
+            items = list(answer.get(key) or [])
+            yield from items
+            seen += len(items)
+            page += 1
+            total = next((answer[name] for name in ("TotalCount", "TotalNum", "Total") if name in answer), None)
+            if not items or (total is not None and seen >= int(total)) or (total is None and len(items) < size):
+                return
 
-    def role(self) -> None:
-        desired = self.desired
-        trust = _policy_document("trust-policy.json")
-        found = self.read("cam", "GetRole", {"RoleName": desired.role})
-        if found is None:
-            self.change(
-                "cam",
-                "CreateRole",
-                {
-                    "RoleName": desired.role,
-                    "PolicyDocument": trust,
-                    "Description": f"Execution role of the {desired.name} SCF function ({MARKER})",
-                },
-            )
-            self.plan.say("create", f"cam role {desired.role}", "trusted by scf.qcloud.com")
-            return
-        info = found.get("RoleInfo") or {}
-        if MARKER not in str(info.get("Description", "")):
-            self.plan.say("leave", f"cam role {desired.role}", "not created by make deploy: its trust is left as is")
-        elif _same_json(info.get("PolicyDocument"), trust):
-            self.plan.say("keep", f"cam role {desired.role}")
-        else:
-            self.change("cam", "UpdateAssumeRolePolicy", {"RoleName": desired.role, "PolicyDocument": trust})
-            self.plan.say("update", f"cam role {desired.role}", "trust policy")
+    def error(self, code: str, message: str) -> CloudError:
+        return CloudError(code, message)
 
-    def policy(self) -> str:
-        document = _policy_document("access-policy.json")
-        listed = self.call("cam", "ListPolicies", {"Keyword": POLICY_NAME, "Scope": "Local", "Rp": 200, "Page": 1})
-        match = [item for item in listed.get("List") or [] if item.get("PolicyName") == POLICY_NAME]
-        if not match:
-            created = self.change(
-                "cam",
-                "CreatePolicy",
-                {
-                    "PolicyName": POLICY_NAME,
-                    "PolicyDocument": document,
-                    "Description": f"Report SMS conversions (sms:ReportConversion) and nothing else ({MARKER})",
-                },
-            )
-            self.plan.say("create", f"cam policy {POLICY_NAME}", "name/sms:ReportConversion on *")
-            return str(created.get("PolicyId", "(new)"))
-        policy_id = str(match[0]["PolicyId"])
-        current = self.call("cam", "GetPolicy", {"PolicyId": int(policy_id)})
-        if _same_json(current.get("PolicyDocument"), document):
-            self.plan.say("keep", f"cam policy {POLICY_NAME}")
-        else:
-            self.change("cam", "UpdatePolicy", {"PolicyId": int(policy_id), "PolicyDocument": document})
-            self.plan.say("update", f"cam policy {POLICY_NAME}", "document")
-        return policy_id
+    # ---- what resources share -------------------------------------------------------------------------
 
-    def attachment(self, policy_id: str) -> None:
-        role = self.desired.role
-        attached = self.read("cam", "ListAttachedRolePolicies", {"RoleName": role, "Page": 1, "Rp": 200})
-        ids = {str(item.get("PolicyId")) for item in (attached or {}).get("List") or []}
-        if policy_id in ids:
-            self.plan.say("keep", f"cam attachment {POLICY_NAME} -> {role}")
-            return
-        if not policy_id.isdigit():  # created in this dry run: nothing to attach yet
-            self.plan.say("create", f"cam attachment {POLICY_NAME} -> {role}")
-            return
-        self.change("cam", "AttachRolePolicy", {"PolicyId": int(policy_id), "AttachRoleName": role})
-        self.plan.say("create", f"cam attachment {POLICY_NAME} -> {role}")
+    def tags(self) -> list[dict[str, str]]:
+        return [{"Key": MANAGED_BY[0], "Value": MANAGED_BY[1]}, {"Key": STACK_TAG, "Value": self.names.stack}]
 
-    def logset(self) -> str:
-        name = self.desired.logset
-        found = self.call("cls", "DescribeLogsets", {"Filters": [{"Key": "logsetName", "Values": [name]}]})
-        match = [item for item in found.get("Logsets") or [] if item.get("LogsetName") == name]
-        if match:
-            self.plan.say("keep", f"cls logset {name}")
-            return str(match[0]["LogsetId"])
-        created = self.change("cls", "CreateLogset", {"LogsetName": name})
-        self.plan.say("create", f"cls logset {name}")
-        return str(created.get("LogsetId", "(new)"))
+    def owns(self, resource: Resource, found: Mapping[str, Any]) -> bool:
+        """The one ownership check: the stack's tags, or (default stack) the tool's mark from before tags."""
+        tags = _tag_map(resource.tags(found))
+        if tags.get(MANAGED_BY[0]) == MANAGED_BY[1]:
+            return tags.get(STACK_TAG) == self.names.stack
+        return self.names.stack == DEFAULT and resource.legacy(self, found)
 
-    def topic(self, logset_id: str) -> str:
-        name = self.desired.topic
-        found = self.call(
-            "cls",
-            "DescribeTopics",
-            {"Filters": [{"Key": "topicName", "Values": [name]}, {"Key": "logsetId", "Values": [logset_id]}]},
-        )
-        match = [item for item in found.get("Topics") or [] if item.get("TopicName") == name]
-        if match:
-            self.plan.say("keep", f"cls topic {name}")
-            return str(match[0]["TopicId"])
-        created = self.change("cls", "CreateTopic", {"LogsetId": logset_id, "TopicName": name, "Period": 30})
-        self.plan.say("create", f"cls topic {name}", "30 days")
-        return str(created.get("TopicId", "(new)"))
+    def document(self, name: str) -> str:
+        return json.dumps(load_json(name), separators=(",", ":"))
 
-    def index(self, topic_id: str) -> None:
-        rule = index_rule()
-        current = None if topic_id == "(new)" else self.read("cls", "DescribeIndex", {"TopicId": topic_id})
-        fields = f"{len(rule['KeyValue']['KeyValues'])} key-value fields"
-        if not current or not current.get("Rule"):
-            self.change("cls", "CreateIndex", {"TopicId": topic_id, "Rule": rule, "Status": True})
-            self.plan.say("create", "cls index", fields)
-        elif _same_json(_index_fields(current["Rule"]), _index_fields(rule)):
-            self.plan.say("keep", "cls index")
-        else:
-            self.change("cls", "ModifyIndex", {"TopicId": topic_id, "Rule": rule, "Status": True})
-            self.plan.say("update", "cls index", f"{fields} (applies to lines written from now on)")
+    def index_rule(self) -> dict[str, Any]:
+        return index_rule()
 
-    def function(
-        self, current: dict[str, Any] | None, variables: dict[str, str], logset_id: str, topic_id: str
-    ) -> None:
-        desired = self.desired
-        properties = desired.properties
-        configuration: dict[str, Any] = {
-            **self.function_key,
-            "Runtime": properties["Runtime"],
-            "MemorySize": desired.memory,
-            "Timeout": desired.timeout,
-            "Role": desired.role,
-            "Description": desired.description(),
-            "Environment": {"Variables": [{"Key": key, "Value": value} for key, value in sorted(variables.items())]},
-            "ClsLogsetId": logset_id,
-            "ClsTopicId": topic_id,
-        }
-        vpc = properties.get("VpcConfig")
-        if vpc:
-            configuration["VpcConfig"] = {"VpcId": vpc["VpcId"], "SubnetId": vpc["SubnetId"]}
-        zip_base64 = base64.b64encode(desired.zip_path.read_bytes()).decode("ascii")
-        if current is None:
-            self.change(
-                "scf",
-                "CreateFunction",
-                {**configuration, "Handler": properties["Handler"], "Code": {"ZipFile": zip_base64}},
-            )
-            self.plan.say("create", f"scf function {desired.name}", _describe_variables({}, variables))
-            self.wait_active("created")
-            return
-        self.wait_active("found")
-        if f"sha256:{desired.package_sha()[:16]}" not in str(current.get("Description", "")):
-            if desired.zip_path.stat().st_size > MAX_UPDATE_ZIP_BYTES:
-                raise CloudError(
-                    "LimitExceeded.ZipFile", "the zip is over UpdateFunctionCode's 20 MB: upload it to COS"
-                )
-            self.change(
-                "scf",
-                "UpdateFunctionCode",
-                {**self.function_key, "Handler": properties["Handler"], "ZipFile": zip_base64},
-            )
-            self.plan.say("update", f"scf function {desired.name}", "code (a new package)")
-            self.wait_active("code updated")
-        differences = _configuration_differences(current, configuration)
-        if differences:
-            self.change("scf", "UpdateFunctionConfiguration", configuration)
-            detail = ", ".join(differences)
-            if "variables" in differences:
-                detail += f" ({_describe_variables(_variables_of(current), variables)})"
-            self.plan.say("update", f"scf function {desired.name}", detail)
-            self.wait_active("configuration updated")
-        else:
-            self.plan.say("keep", f"scf function {desired.name} configuration")
+    def board(self) -> dict[str, Any]:
+        board: dict[str, Any] = load_json("cls/dashboard.json")
+        return board
+
+    def triggers(self) -> list[dict[str, Any]]:
+        if self.current is None:
+            return []
+        if self._triggers is None:
+            self._triggers = list(self.each("scf", "ListTriggers", dict(self.function_key), "Triggers"))
+        return self._triggers
+
+    def forget_triggers(self) -> None:
+        self._triggers = None
+
+    def cls_alarms(self) -> dict[str, dict[str, Any]]:
+        if self._alarms is None:
+            filters = [{"Key": "name", "Values": [self.names.alarm_prefix]}]
+            self._alarms = {
+                str(item.get("Name")): dict(item)
+                for item in self.each("cls", "DescribeAlarms", {"Filters": filters}, "Alarms")
+            }
+        return self._alarms
+
+    def describe_variables(self, current: Mapping[str, str]) -> str:
+        """What changes among the variables, values shown except secrets'."""
+        parts = []
+        for name in sorted(set(current) | set(self.variables)):
+            before, after = current.get(name), self.variables.get(name)
+            if before == after:
+                continue
+            if after is None:
+                parts.append(f"{name} removed")
+            elif name in SECRETS:
+                parts.append(f"{name} {'set' if before is None else 'changed'}")
+            else:
+                parts.append(f"{name}={after}")
+        kept = [
+            name
+            for name in SECRETS
+            if name in current and name in self.variables and current[name] == self.variables[name]
+        ]
+        if kept:
+            parts.append("keeps " + ", ".join(kept))
+        return "; ".join(parts) if parts else "variables unchanged"
 
     def wait_active(self, why: str) -> None:
         """Calls that change a function are refused until it is Active again."""
@@ -601,6 +536,7 @@ class Deployer:
             status = self.call("scf", "GetFunction", self.function_key)
             state = str(status.get("Status", ""))
             if state == "Active":
+                self.current = status
                 return
             if state.endswith("Failed"):
                 reasons = "; ".join(str(item.get("ErrorMessage", item)) for item in status.get("StatusReasons") or [])
@@ -610,537 +546,188 @@ class Deployer:
             self.sleep(self.poll_seconds)
             waited += self.poll_seconds
 
-    def _triggers(self) -> list[dict[str, Any]]:
-        listed = self.read("scf", "ListTriggers", {**self.function_key, "Limit": 100})
-        return list((listed or {}).get("Triggers") or [])
+    # ---- the walk -------------------------------------------------------------------------------------
 
-    def http_trigger(self) -> None:
-        name = self.desired.http_trigger
-        desc = {"AuthType": "NONE", "NetConfig": {"EnableIntranet": False, "EnableExtranet": True}}
-        triggers = self._triggers()
-        mine = [item for item in triggers if item.get("TriggerName") == name]
-        other = [item for item in triggers if item.get("Type") == "http" and item.get("TriggerName") != name]
-        if mine:
-            if _same_json(mine[0].get("TriggerDesc"), desc):
-                self.plan.say("keep", f"scf Function URL {name}")
-            else:
-                differs = (
-                    "its settings differ from the template's; a new URL would break callers: change it in the console"
-                )
-                self.plan.say("leave", f"scf Function URL {name}", differs)
-        elif other:
-            self.plan.say("leave", f"scf Function URL {other[0].get('TriggerName')}", "a function has one URL: kept")
-        else:
-            self.change(
-                "scf",
-                "CreateTrigger",
-                {
-                    **self.function_key,
-                    "TriggerName": name,
-                    "Type": "http",
-                    "Qualifier": "$DEFAULT",
-                    "TriggerDesc": json.dumps(desc, separators=(",", ":")),
-                },
-            )
-            self.plan.say("create", f"scf Function URL {name}", "open; the function demands signed requests")
+    def begin(self) -> None:
+        """The first call: it proves tccli's key works, and reads the function everything else hangs on."""
+        with step("read the function"):
+            found = self.read("scf", "GetFunction", self.function_key)
+        function = next(resource for resource in self.walk if isinstance(resource, resources.Function))
+        if found is not None and self.owns(function, found):
+            self.current = found
+            self.referenced.update(str(found.get(key)) for key in ("ClsLogsetId", "ClsTopicId") if found.get(key))
+        elif found is not None:
+            self.foreign = found
 
-    def ckafka_triggers(self) -> None:
-        triggers = {item.get("TriggerName"): item for item in self._triggers()}
-        for kafka in self.desired.ckafka_triggers():
-            name = f"{kafka['Name']}-{kafka['Topic']}"
-            desc = {
-                "maxMsgNum": int(kafka["MaxMsgNum"]),
-                "offset": kafka.get("Offset", "latest"),
-                "retry": CKAFKA_RETRY,
-                "timeOut": self.desired.timeout,
-            }
-            found = triggers.get(name)
-            params = {
-                **self.function_key,
-                "TriggerName": name,
-                "Type": "ckafka",
-                "TriggerDesc": json.dumps(desc, separators=(",", ":")),
-            }
-            if found is None:
-                self.change("scf", "CreateTrigger", {**params, "Qualifier": "$DEFAULT"})
-                self.plan.say("create", f"scf CKafka trigger {name}", f"retry {CKAFKA_RETRY}")
-            elif _same_json(found.get("TriggerDesc"), desc):
-                self.plan.say("keep", f"scf CKafka trigger {name}")
-            else:
-                # Updated in place: deleting and re-creating it would move the consumer's offset.
-                self.change("scf", "UpdateTrigger", {**params, "Qualifier": str(found.get("Qualifier") or "$DEFAULT")})
-                self.plan.say("update", f"scf CKafka trigger {name}", "maxMsgNum, offset, retry or timeout")
-
-    def async_retries(self) -> None:
-        current = self.read("scf", "GetFunctionEventInvokeConfig", self.function_key) or {}
-        if _same_json(current.get("AsyncTriggerConfig"), ASYNC_RETRY):
-            self.plan.say("keep", "scf asynchronous retries")
-            return
-        self.change("scf", "UpdateFunctionEventInvokeConfig", {**self.function_key, "AsyncTriggerConfig": ASYNC_RETRY})
-        self.plan.say("update", "scf asynchronous retries", "2 retries within 6 hours (CMQ topic, Invoke Event)")
-
-    def reserved_concurrency(self) -> None:
-        memory = self.desired.memory * self.desired.instances
-        current = self.read("scf", "GetReservedConcurrencyConfig", self.function_key) or {}
-        if current.get("ReservedMem") == memory:
-            self.plan.say("keep", "scf reserved concurrency", f"{self.desired.instances} instances")
-            return
-        self.change("scf", "PutReservedConcurrencyConfig", {**self.function_key, "ReservedConcurrencyMem": memory})
-        verb = "update" if current.get("ReservedMem") else "create"
-        self.plan.say(
-            verb, "scf reserved concurrency", f"{self.desired.instances} instances x {self.desired.memory} MB"
-        )
-
-    def cls_notice(self) -> str | None:
-        target = self.desired.notice_target()
-        name = self.desired.notice
-        found = self.call("cls", "DescribeAlarmNotices", {"Filters": [{"Key": "name", "Values": [name]}]})
-        match = [item for item in found.get("AlarmNotices") or [] if item.get("Name") == name]
-        if target is None:
-            if match:
-                self.plan.say("keep", f"cls alarm notice {name}", "no target in this shell: its receivers are kept")
-                return str(match[0]["AlarmNoticeId"])
-            return None
-        notice: dict[str, Any] = {"Name": name, "Type": "All"}
-        receivers = []
-        if target["uins"]:
-            receivers.append(
-                {
-                    "ReceiverType": "Uin",
-                    "ReceiverIds": [int(uin) for uin in target["uins"]],
-                    "ReceiverChannels": ["Email", "Sms"],
-                }
-            )
-        if target["groups"]:
-            receivers.append(
-                {
-                    "ReceiverType": "Group",
-                    "ReceiverIds": [int(group) for group in target["groups"]],
-                    "ReceiverChannels": ["Email", "Sms"],
-                }
-            )
-        if receivers:
-            notice["NoticeReceivers"] = receivers
-        if target["webhook"]:
-            notice["WebCallbacks"] = [
-                {"CallbackType": target["webhook_type"], "Url": target["webhook"], "Method": "POST"}
-            ]
-        if not match:
-            created = self.change("cls", "CreateAlarmNotice", notice)
-            self.plan.say("create", f"cls alarm notice {name}", _describe_target(target))
-            return str(created.get("AlarmNoticeId", "(new)"))
-        notice_id = str(match[0]["AlarmNoticeId"])
-        if _same_json(_notice_view(match[0]), _notice_view(notice)):
-            self.plan.say("keep", f"cls alarm notice {name}")
-        else:
-            self.change("cls", "ModifyAlarmNotice", {**notice, "AlarmNoticeId": notice_id})
-            self.plan.say("update", f"cls alarm notice {name}", _describe_target(target))
-        return notice_id
-
-    def cls_alarms(self, topic_id: str, logset_id: str, notice_id: str | None) -> None:
-        prefix = self.desired.alarm_prefix
-        found = self.call("cls", "DescribeAlarms", {"Filters": [{"Key": "name", "Values": [prefix]}], "Limit": 100})
-        existing = {item.get("Name"): item for item in found.get("Alarms") or []}
-        for alarm in load_json("cls/alarms.json"):
-            name = prefix + alarm["name"]
-            wanted: dict[str, Any] = {
-                "Name": name,
-                "AlarmTargets": [
-                    {
-                        "TopicId": topic_id,
-                        "LogsetId": logset_id,
-                        "Query": alarm["query"],
-                        "Number": 1,
-                        "StartTimeOffset": -int(alarm["window_minutes"]),
-                        "EndTimeOffset": 0,
-                        "SyntaxRule": 1,
-                    }
-                ],
-                "MonitorTime": {"Type": "Period", "Time": int(alarm["every_minutes"])},
-                "Condition": alarm["condition"],
-                "AlarmLevel": ALARM_LEVELS[alarm["level"]],
-                "TriggerCount": int(alarm["trigger_count"]),
-                "AlarmPeriod": int(alarm["repeat_minutes"]),
-                "Status": True,
-                "MessageTemplate": alarm["runbook"],
-            }
-            if notice_id is not None:
-                wanted["AlarmNoticeIds"] = [notice_id]
-            current = existing.get(name)
-            if current is None:
-                self.change("cls", "CreateAlarm", wanted)
-                self.plan.say("create", f"cls alarm {name!r}", alarm["condition"])
-            elif _same_json({key: current.get(key) for key in wanted}, wanted):
-                self.plan.say("keep", f"cls alarm {name!r}")
-            else:
-                self.change("cls", "ModifyAlarm", {**wanted, "AlarmId": current["AlarmId"]})
-                self.plan.say("update", f"cls alarm {name!r}")
-
-    def dashboard(self, topic_id: str) -> None:
-        board = load_json("cls/dashboard.json")
-        name = board["name"]
-        data = json.dumps(
-            {
-                "version": 1,
-                "region": self.desired.region,
-                "charts": [
-                    {"title": chart["title"], "type": chart["type"], "query": chart["query"], "topicId": topic_id}
-                    for chart in board["charts"]
-                ],
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-        found = self.call("cls", "DescribeDashboards", {"Filters": [{"Key": "dashboardName", "Values": [name]}]})
-        match = [item for item in found.get("DashboardInfos") or [] if item.get("DashboardName") == name]
-        if not match:
-            self.change("cls", "CreateDashboard", {"DashboardName": name, "Data": data})
-            self.plan.say("create", f"cls dashboard {name}", f"{len(board['charts'])} charts")
-        elif match[0].get("Data") == data:
-            self.plan.say("keep", f"cls dashboard {name}")
-        else:
-            self.change(
-                "cls", "ModifyDashboard", {"DashboardId": match[0]["DashboardId"], "DashboardName": name, "Data": data}
-            )
-            self.plan.say("update", f"cls dashboard {name}")
-
-    def monitor_notice(self) -> str | None:
-        target = self.desired.notice_target()
-        name = self.desired.notice
-        found = self.call(
-            "monitor",
-            "DescribeAlarmNotices",
-            {"Module": "monitor", "PageNumber": 1, "PageSize": 100, "Order": "ASC", "Name": name},
-        )
-        match = [item for item in found.get("Notices") or [] if item.get("Name") == name]
-        if match:
-            self.plan.say("keep", f"monitor notice {name}")
-            return str(match[0]["Id"])
-        if target is None:
-            return None
-        notice: dict[str, Any] = {"Module": "monitor", "Name": name, "NoticeType": "ALL", "NoticeLanguage": "en-US"}
-        if target["uins"] or target["groups"]:
-            notice["UserNotices"] = [
-                {
-                    "ReceiverType": "USER" if target["uins"] else "GROUP",
-                    "StartTime": 0,
-                    "EndTime": 86399,
-                    "NoticeWay": ["EMAIL", "SMS"],
-                    "UserIds": [int(uin) for uin in target["uins"]],
-                    "GroupIds": [int(group) for group in target["groups"]],
-                }
-            ]
-        if target["webhook"]:
-            notice["URLNotices"] = [{"URL": target["webhook"], "StartTime": 0, "EndTime": 86399}]
-        created = self.change("monitor", "CreateAlarmNotice", notice)
-        self.plan.say("create", f"monitor notice {name}", _describe_target(target))
-        return str(created.get("NoticeId", "(new)"))
-
-    def monitor_alarms(self, notice_id: str | None) -> None:
+    def apply(self) -> None:
         desired = self.desired
-        for alarm in load_json("monitor/alarms.json"):
-            name = f"{desired.name}-{alarm['name'].replace(' ', '-')}"
-            value = alarm.get("value")
-            if "value_share_of_timeout" in alarm:
-                value = round(desired.timeout * 1000 * float(alarm["value_share_of_timeout"]))
-            condition = {
-                "IsUnionRule": 0,
-                "Rules": [
-                    {
-                        "MetricName": alarm["metric"],
-                        "Period": int(alarm["period_seconds"]),
-                        "Operator": alarm["operator"],
-                        "Value": str(value),
-                        "ContinuePeriod": int(alarm["continue_periods"]),
-                        "NoticeFrequency": int(alarm["repeat_seconds"]),
-                        "IsPowerNotice": 0,
-                    }
-                ],
-            }
-            found = self.call(
-                "monitor",
-                "DescribeAlarmPolicies",
-                {"Module": "monitor", "PageNumber": 1, "PageSize": 100, "PolicyName": name},
+        self.begin()
+        current_variables = variables_of(self.current)
+        self.sources, ignored = desired.variable_sources(current_variables)
+        self.variables = {name: source.value for name, source in self.sources.items()}
+        self.plan.note(
+            f"stack {self.names.stack}: function {self.names.function} in {desired.region} (namespace "
+            f"{desired.namespace}); SMS API region {self.variables.get('SMS_REGION', '?')} at "
+            f"{self.variables.get('SMS_ENDPOINT', '?')}"
+        )
+        self.plan.note(
+            "variables: " + "; ".join(_describe_source(name, self.sources[name]) for name in sorted(self.sources))
+        )
+        if ignored:
+            self.plan.note(
+                f"ignored from the shell: {', '.join(ignored)} (the stack file and template.yaml decide; "
+                "name one in FROM_SHELL=NAME,... to take it from the shell)"
             )
-            match = [item for item in found.get("Policies") or [] if item.get("PolicyName") == name]
-            notices = [notice_id] if notice_id is not None else list(match[0].get("NoticeIds") or []) if match else []
-            if match:
-                current = match[0]
-                same_rules = _same_json(_rules_view(current.get("Condition")), _rules_view(condition))
-                if same_rules and list(current.get("NoticeIds") or []) == notices:
-                    self.plan.say("keep", f"monitor alarm {name}")
-                else:
-                    change: dict[str, Any] = {
-                        "Module": "monitor",
-                        "PolicyId": current["PolicyId"],
-                        "Condition": condition,
-                    }
-                    if notices:
-                        change["NoticeIds"] = notices
-                    self.change("monitor", "ModifyAlarmPolicyCondition", change)
-                    self.plan.say("update", f"monitor alarm {name}", f"{alarm['metric']} {alarm['operator']} {value}")
-                continue
-            policy: dict[str, Any] = {
-                "Module": "monitor",
-                "PolicyName": name,
-                "MonitorType": "MT_QCE",
-                "Namespace": "scf_v2",
-                "Condition": condition,
-                "Enable": 1,
-                "Remark": f"{alarm['runbook']} ({MARKER})",
-            }
-            if notice_id is not None:
-                policy["NoticeIds"] = [notice_id]
-            created = self.change("monitor", "CreateAlarmPolicy", policy)
-            dimensions = json.dumps(
-                {"functionName": desired.name, "namespace": desired.namespace}, separators=(",", ":")
+        self.check()
+        sized = desired.sizing(self.variables)
+        self.plan.note(sized.note())
+        for warning in sized.warnings():
+            self.plan.note(f"warning: {warning}")
+        if self.refusals and not self.dry_run:
+            raise DeployError(f"refused: {self.refusals[0]}")
+        if self.foreign is not None and not self.dry_run:
+            message = f"scf function {self.names.function} exists and is not stack {self.names.stack}'s"
+            raise DeployError(f"refused: {message}: choose another STACK")
+        for resource in self.walk:
+            with step(resource.label(self)):
+                found = resource.read(self)
+                if found is not None and not self.owns(resource, found):
+                    self.plan.say("leave", resource.label(self), self.not_ours)
+                    if isinstance(resource, (resources.Role, resources.Policy, resources.Logset, resources.Function)):
+                        # The function cannot run on what another stack (or a person) owns.
+                        message = (
+                            f"{resource.label(self)} exists and is not stack {self.names.stack}'s: choose another STACK"
+                        )
+                        if not self.dry_run:
+                            raise DeployError(f"refused: {message}")
+                        self.refuse(message)
+                    continue
+                resource.ensure(self, found)
+        if self.desired.notice_target() is None:
+            self.plan.note(
+                "alarms are created but nobody is notified: set ALARM_WEBHOOK (a WeCom, DingTalk or Lark robot URL; "
+                "ALARM_WEBHOOK_TYPE=WeCom|DingTalk|Lark|Http) or ALARM_CAM_UINS / ALARM_CAM_GROUPS in the stack file"
             )
-            if not self.dry_run:
-                self.change(
-                    "monitor",
-                    "BindingPolicyObject",
-                    {
-                        "Module": "monitor",
-                        "GroupId": 0,
-                        "PolicyId": created["PolicyId"],
-                        "Dimensions": [{"Region": desired.region, "Dimensions": dimensions}],
-                    },
-                )
-            self.plan.say("create", f"monitor alarm {name}", f"{alarm['metric']} {alarm['operator']} {value}")
+        if not self.dry_run:
+            self.forget_triggers()
+            url = function_url(self.triggers(), self.names.http_trigger)
+            self.plan.note(
+                f"Function URL: {url}" if url else "Function URL: the API did not return it; see the console"
+            )
 
-    # ---- destroy ------------------------------------------------------------------------------------
+    @property
+    def not_ours(self) -> str:
+        return f"not stack {self.names.stack}'s (no tag {STACK_TAG}={self.names.stack}): left alone"
+
+    def refuse(self, message: str) -> None:
+        if message not in self.refusals:
+            self.refusals.append(message)
+
+    def check(self) -> None:
+        """Everything that refuses a plan, collected: a real run stops before changing anything."""
+        variables, desired = self.variables, self.desired
+        problem = quota_problem(variables, desired.instances, desired.quota_rps)
+        if problem:
+            self.refuse(problem)
+        endpoint = endpoint_problem(variables.get("SMS_ENDPOINT", ""), variables.get("SMS_REGION", ""))
+        if endpoint:
+            self.refuse(endpoint)
+        if not variables.get("REPORT_SIGNING_SECRET"):
+            self.refuse(
+                "REPORT_SIGNING_SECRET is not set on the function nor in your shell, and the Function URL is open to "
+                "anyone: export REPORT_SIGNING_SECRET=$(openssl rand -hex 32) and deploy again"
+            )
 
     def destroy(self) -> None:
         desired = self.desired
-        self.plan.note(f"region {desired.region}, namespace {desired.namespace}, function {desired.name}")
-        with step("Cloud Monitor alarms"):
-            for alarm in load_json("monitor/alarms.json"):
-                name = f"{desired.name}-{alarm['name'].replace(' ', '-')}"
-                found = self.call(
-                    "monitor",
-                    "DescribeAlarmPolicies",
-                    {"Module": "monitor", "PageNumber": 1, "PageSize": 100, "PolicyName": name},
-                )
-                for item in found.get("Policies") or []:
-                    if item.get("PolicyName") == name:
-                        self.change(
-                            "monitor", "DeleteAlarmPolicy", {"Module": "monitor", "PolicyIds": [item["PolicyId"]]}
+        self.begin()
+        self.plan.note(f"stack {self.names.stack}: function {self.names.function} in {desired.region}")
+        for key, name in (("logset", "ClsLogsetId"), ("topic", "ClsTopicId")):
+            if self.current is not None and self.current.get(name):
+                self.ids[key] = str(self.current[name])
+        for resource in reversed(self.walk):
+            with step(resource.label(self)):
+                if isinstance(resource, resources.Topic) and "logset" not in self.ids:
+                    resources.Logset().read(self)  # the topic is looked up in the stack's logset
+                found = resource.read(self)
+                if found is None:
+                    continue
+                if not self.owns(resource, found):
+                    self.plan.say("leave", resource.label(self), self.not_ours)
+                    continue
+                if resource.goes_with:
+                    continue  # deleted with it
+                if resource.global_:
+                    elsewhere = self.used_elsewhere()
+                    if elsewhere:
+                        self.plan.say(
+                            "leave",
+                            resource.label(self),
+                            f"stack {self.names.stack}'s function in {elsewhere} still uses it",
                         )
-                        self.plan.say("delete", f"monitor alarm {name}")
-        with step("Cloud Monitor notice"):
-            found = self.call(
-                "monitor",
-                "DescribeAlarmNotices",
-                {"Module": "monitor", "PageNumber": 1, "PageSize": 100, "Order": "ASC", "Name": desired.notice},
-            )
-            for item in found.get("Notices") or []:
-                if item.get("Name") == desired.notice:
-                    self.change("monitor", "DeleteAlarmNotices", {"Module": "monitor", "NoticeIds": [item["Id"]]})
-                    self.plan.say("delete", f"monitor notice {desired.notice}")
-        with step("CLS dashboard"):
-            board = load_json("cls/dashboard.json")["name"]
-            found = self.call("cls", "DescribeDashboards", {"Filters": [{"Key": "dashboardName", "Values": [board]}]})
-            for item in found.get("DashboardInfos") or []:
-                if item.get("DashboardName") == board:
-                    self.change("cls", "DeleteDashboard", {"DashboardId": item["DashboardId"]})
-                    self.plan.say("delete", f"cls dashboard {board}")
-        with step("CLS alarms"):
-            names = {desired.alarm_prefix + alarm["name"] for alarm in load_json("cls/alarms.json")}
-            found = self.call(
-                "cls", "DescribeAlarms", {"Filters": [{"Key": "name", "Values": [desired.alarm_prefix]}], "Limit": 100}
-            )
-            for item in found.get("Alarms") or []:
-                if item.get("Name") in names:
-                    self.change("cls", "DeleteAlarm", {"AlarmId": item["AlarmId"]})
-                    self.plan.say("delete", f"cls alarm {item['Name']!r}")
-        with step("CLS alarm notice"):
-            found = self.call("cls", "DescribeAlarmNotices", {"Filters": [{"Key": "name", "Values": [desired.notice]}]})
-            for item in found.get("AlarmNotices") or []:
-                if item.get("Name") == desired.notice:
-                    self.change("cls", "DeleteAlarmNotice", {"AlarmNoticeId": item["AlarmNoticeId"]})
-                    self.plan.say("delete", f"cls alarm notice {desired.notice}")
-        with step("function"):
-            self.destroy_function()
-        with step("CLS log topic and logset"):
-            self.destroy_logs()
-        with step("role policy and role"):
-            self.destroy_cam()
+                        continue
+                resource.delete(self, found)
 
-    def destroy_function(self) -> None:
-        desired = self.desired
-        current = self.read("scf", "GetFunction", self.function_key)
-        if current is None:
-            return
-        if MARKER not in str(current.get("Description", "")):
-            self.plan.say("leave", f"scf function {desired.name}", "not deployed by make deploy")
-            return
-        for trigger in self._triggers():
-            name = trigger.get("TriggerName")
-            ours = name == desired.http_trigger or name in {
-                f"{k['Name']}-{k['Topic']}" for k in desired.ckafka_triggers()
-            }
-            if ours:
-                self.change("scf", "DeleteTrigger", {**self.function_key, "TriggerName": name, "Type": trigger["Type"]})
-                self.plan.say("delete", f"scf trigger {name}")
-        self.change("scf", "DeleteFunction", self.function_key)
-        self.plan.say("delete", f"scf function {desired.name}", "with its reserved concurrency and retry settings")
-
-    def destroy_logs(self) -> None:
-        desired = self.desired
-        found = self.call("cls", "DescribeLogsets", {"Filters": [{"Key": "logsetName", "Values": [desired.logset]}]})
-        for logset in found.get("Logsets") or []:
-            if logset.get("LogsetName") != desired.logset:
-                continue
-            topics = self.call(
-                "cls", "DescribeTopics", {"Filters": [{"Key": "logsetId", "Values": [logset["LogsetId"]]}]}
-            )
-            others = 0
-            for topic in topics.get("Topics") or []:
-                if topic.get("TopicName") == desired.topic:
-                    self.change("cls", "DeleteTopic", {"TopicId": topic["TopicId"]})
-                    self.plan.say("delete", f"cls topic {desired.topic}", "and its logs")
-                else:
-                    others += 1
-            if others:
-                self.plan.say("leave", f"cls logset {desired.logset}", f"it holds {others} other topic(s)")
-            else:
-                self.change("cls", "DeleteLogset", {"LogsetId": logset["LogsetId"]})
-                self.plan.say("delete", f"cls logset {desired.logset}")
-
-    def destroy_cam(self) -> None:
-        desired = self.desired
-        listed = self.call("cam", "ListPolicies", {"Keyword": POLICY_NAME, "Scope": "Local", "Rp": 200, "Page": 1})
-        for item in listed.get("List") or []:
-            if item.get("PolicyName") != POLICY_NAME:
-                continue
-            if MARKER not in str(item.get("Description", "")):
-                self.plan.say("leave", f"cam policy {POLICY_NAME}", "not created by make deploy")
-                continue
-            self.change("cam", "DetachRolePolicy", {"PolicyId": int(item["PolicyId"]), "DetachRoleName": desired.role})
-            self.change("cam", "DeletePolicy", {"PolicyId": [int(item["PolicyId"])]})
-            self.plan.say("delete", f"cam policy {POLICY_NAME}")
-        role = self.read("cam", "GetRole", {"RoleName": desired.role})
-        if role is not None:
-            if MARKER in str((role.get("RoleInfo") or {}).get("Description", "")):
-                self.change("cam", "DeleteRole", {"RoleName": desired.role})
-                self.plan.say("delete", f"cam role {desired.role}")
-            else:
-                self.plan.say("leave", f"cam role {desired.role}", "not created by make deploy")
+    def used_elsewhere(self) -> str | None:
+        """Another region where the stack's function still exists (CAM has no region: its role serves them all)."""
+        if not hasattr(self, "_elsewhere"):
+            regions = self.call("region", "DescribeRegions", {"Product": "scf"})
+            found = None
+            for item in regions.get("RegionSet") or []:
+                region = str(item.get("Region"))
+                if region == self.desired.region:
+                    continue
+                if self.read("scf", "GetFunction", dict(self.function_key), region) is not None:
+                    found = region
+                    break
+            self._elsewhere = found
+        return self._elsewhere
 
 
-# ---- comparisons -----------------------------------------------------------------------------------
+def _tag_map(tags: Any) -> dict[str, str]:
+    if isinstance(tags, dict):
+        return {str(key): str(value) for key, value in tags.items()}
+    found = {}
+    for tag in tags or []:
+        if isinstance(tag, dict):
+            key, value = tag.get("Key", tag.get("TagKey")), tag.get("Value", tag.get("TagValue"))
+            if key is not None:
+                found[str(key)] = str(value)
+    return found
 
 
-def _policy_document(name: str) -> str:
-    return json.dumps(load_json(name), separators=(",", ":"))
+def _describe_source(name: str, source: Source) -> str:
+    shown = "(secret)" if name in SECRETS else source.value
+    return f"{name}={shown} ({source.origin})"
 
 
-def _parsed(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            from urllib.parse import unquote
-
-            try:
-                return json.loads(unquote(value))  # CAM answers policy documents URL-encoded
-            except ValueError:
-                return value
-    return value
+def _sleeper(cloud: Cloud | None) -> Callable[[float], None]:
+    return time.sleep if cloud is None else (lambda _: None)
 
 
-def _same_json(current: Any, wanted: Any) -> bool:
-    return bool(_parsed(current) == _parsed(wanted))
-
-
-def _index_fields(rule: Any) -> dict[str, Any]:
-    rule = _parsed(rule) or {}
-    key_values = ((rule.get("KeyValue") or {}).get("KeyValues")) or []
-    return {item.get("Key"): (item.get("Value") or {}).get("Type") for item in key_values}
-
-
-def _variables_of(function: Mapping[str, Any] | None) -> dict[str, str]:
-    if not function:
-        return {}
-    variables = (function.get("Environment") or {}).get("Variables") or []
-    return {str(item.get("Key")): str(item.get("Value", "")) for item in variables}
-
-
-def _configuration_differences(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
-    labels = {
-        "Runtime": "runtime",
-        "MemorySize": "memory",
-        "Timeout": "timeout",
-        "Role": "role",
-        "Description": "description",
-        "ClsLogsetId": "log topic",
-        "ClsTopicId": "log topic",
-        "VpcConfig": "VPC",
-    }
-    found = []
-    for key, label in labels.items():
-        if (
-            key in wanted
-            and str(current.get(key) or "") != str(wanted[key])
-            and not _same_json(current.get(key), wanted[key])
-        ):
-            found.append(label)
-    if _variables_of(current) != {item["Key"]: item["Value"] for item in wanted["Environment"]["Variables"]}:
-        found.append("variables")
-    return list(dict.fromkeys(found))
-
-
-def _describe_variables(current: Mapping[str, str], wanted: Mapping[str, str]) -> str:
-    """What changes among the variables, values shown except secrets'."""
-    parts = []
-    for name in sorted(set(current) | set(wanted)):
-        before, after = current.get(name), wanted.get(name)
-        if before == after:
+def function_url(triggers: list[dict[str, Any]], name: str) -> str | None:
+    """The Function URL as the API answers it about the trigger (any https value in its description)."""
+    for trigger in triggers:
+        if trigger.get("TriggerName") != name:
             continue
-        if after is None:
-            parts.append(f"{name} removed")
-        elif name in SECRETS:
-            parts.append(f"{name} {'set' if before is None else 'changed'}")
-        else:
-            parts.append(f"{name}={after}")
-    kept = [name for name in SECRETS if name in current and name in wanted and current[name] == wanted[name]]
-    if kept:
-        parts.append("keeps " + ", ".join(kept))
-    return "; ".join(parts) if parts else "variables unchanged"
-
-
-def _describe_target(target: Mapping[str, Any]) -> str:
-    parts = []
-    if target["webhook"]:
-        parts.append(f"{target['webhook_type']} web callback")
-    if target["uins"]:
-        parts.append(f"{len(target['uins'])} user(s)")
-    if target["groups"]:
-        parts.append(f"{len(target['groups'])} group(s)")
-    return ", ".join(parts)
-
-
-def _notice_view(notice: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "receivers": notice.get("NoticeReceivers") or [],
-        "callbacks": [
-            {"CallbackType": item.get("CallbackType"), "Url": item.get("Url")}
-            for item in notice.get("WebCallbacks") or []
-        ],
-    }
-
-
-def _rules_view(condition: Any) -> list[tuple[Any, ...]]:
-    rules = (_parsed(condition) or {}).get("Rules") or []
-    return [
-        (rule.get("MetricName"), rule.get("Operator"), str(rule.get("Value")), rule.get("Period")) for rule in rules
-    ]
+        for text in (trigger.get("TriggerDesc"), trigger.get("TriggerAttribute"), trigger.get("ResourceId")):
+            found = re.search(r"https://[^\s\"',]+", str(text or ""))
+            if found:
+                return found.group(0)
+    return None
 
 
 # ---- the command -----------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO = sys.stdout,
+    cloud: Cloud | None = None,
+    stacks: Path = STACKS,
+) -> int:
+    """`cloud`: what answers the calls (tccli unless given: the fast tests give the stand-in in-process)."""
     parser = argparse.ArgumentParser(
         prog="make deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -1150,33 +737,48 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser.add_argument("--zip", type=Path, default=FUNCTION_ZIP, help="the package (make package)")
     args = parser.parse_args(argv)
     shell = os.environ if environ is None else environ
-    binary = shell.get("TCCLI") or shutil.which("tccli")
+    name = "deploy" if args.command == "apply" else "destroy"
+    binary = shell.get("TCCLI") or shutil.which("tccli") or ("" if cloud is not None else None)
     if binary is None:
-        print("deploy: tccli is not installed: pip install tccli, then tccli configure (README, Deploy)", file=out)
+        print(f"{name}: tccli is not installed: pip install tccli, then tccli configure (README, Deploy)", file=out)
         return 1
     if args.command == "apply" and not args.zip.is_file():
-        print(f"deploy: no package at {args.zip}: make package", file=out)
+        print(f"{name}: no package at {args.zip}: make package", file=out)
         return 1
     # A run killed with SIGKILL leaves the one request file tccli had open (it may hold a secret): gone now.
     for stale in REQUESTS.glob("*.json") if REQUESTS.is_dir() else []:
         stale.unlink(missing_ok=True)
+    plan = Plan(out, args.dry_run, name)
     try:
-        unset = frozenset(name.strip() for name in args.unset.split(",") if name.strip())
-        desired = Desired.from_template(shell, args.zip, unset)
-        cloud = Tccli(binary, desired.region, shell.get("DEPLOY_API_ENDPOINT") or None)
-        plan = Plan(out, args.dry_run)
-        deployer = Deployer(cloud, desired, plan, poll_seconds=float(shell.get("DEPLOY_POLL_SECONDS") or 2.0))
-        print(f"deploy: {'plan (dry run, nothing changes)' if args.dry_run else args.command}", file=out, flush=True)
+        unset = frozenset(item.strip() for item in args.unset.split(",") if item.strip())
+        desired = Desired.from_template(shell, args.zip, unset, stacks)
+        caller = cloud or Tccli(binary, desired.region, shell.get("DEPLOY_API_ENDPOINT") or None)
+        deployer = Deployer(
+            caller, desired, plan, poll_seconds=float(shell.get("DEPLOY_POLL_SECONDS") or 2.0), sleep=_sleeper(cloud)
+        )
+        print(
+            f"{name}: {'plan (dry run, nothing changes)' if args.dry_run else 'stack ' + desired.names.stack}",
+            file=out,
+            flush=True,
+        )
         deployer.apply() if args.command == "apply" else deployer.destroy()
-    except DeployError as exc:
-        print(f"deploy: {exc}", file=out)
-        print("deploy: nothing after that step ran; fix it and run the same command again (it continues)", file=out)
+    except (DeployError, StackError) as exc:
+        print(f"{name}: {exc}", file=out)
+        if isinstance(exc, CloudError) or str(exc).startswith("step"):
+            print(
+                f"{name}: nothing after that step ran; fix it and run the same command again (it continues)", file=out
+            )
         return 1
     finally:
         with contextlib.suppress(OSError):
             REQUESTS.rmdir()  # empty: every request file is deleted as soon as tccli has read it
     summary = ", ".join(f"{count} {verb}" for verb, count in sorted(plan.counts.items()))
-    print(f"deploy: done ({summary})" if not args.dry_run else f"deploy: plan: {summary}", file=out)
+    if args.dry_run:
+        print(f"{name}: plan: {summary}", file=out)
+        for refusal in deployer.refusals:
+            print(f"{name}: refused: {refusal}", file=out)
+        return 1 if deployer.refusals else 0
+    print(f"{name}: done ({summary})", file=out)
     return 0
 
 
