@@ -35,11 +35,12 @@ help:
 	@echo "make deploy [DRY_RUN=1] [UNSET=NAME,...]          create or update everything on Tencent Cloud with tccli"
 	@echo "make destroy [DRY_RUN=1]                          remove what deploy created, and nothing else"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYVERSION)" || { echo "make: $(PYTHON) does not run; set PYTHON=/path/to/python3.10" >&2; exit 2; }
 	@echo "# creating $(VENV) with $(PYTHON) (Python $(PYVERSION))" >&2
 	@$(PYTHON) -m venv --clear $(VENV) >&2
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . >&2
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+from bench import cpu_share
+from emulator import TEMPORARY_KEY
 
-from bench import cpu_share  # noqa: E402
-from emulator import TEMPORARY_KEY  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BATCH = 1000
 LATENCY_MS = 20
@@ -156,7 +155,6 @@ FLEET_PROCESSES = 2
 FLEET_SECONDS = 4
 _FLEET_PROCESS = """
 import json, sys
-sys.path[:0] = ["src", "."]
 import index
 print("READY", flush=True)
 event = json.loads(sys.stdin.read())
@@ -317,7 +315,7 @@ def python_env(extra: dict[str, str]) -> dict[str, str]:
 
 _READY = "\nprint('READY', flush=True)"
 COLD_HANDLER = (
-    "import sys, uuid; sys.path.insert(0, 'src'); import index\n"
+    "import uuid; import index\n"
     "r = index.main_handler({'SerialNo': 'cold-' + uuid.uuid4().hex}, {'time_limit_in_ms': 3000})\n"
     "assert r['StatusCode'] == 200, r" + _READY
 )
@@ -352,7 +350,6 @@ assert client.ReportConversion(request).ReportConversionStatus.Code == 'ok'
 # that spawned the child, while VmHWM belongs to the child's own address space.
 _PRINT_PEAK = "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])"
 PEAK_MEMORY = (
-    "import sys; sys.path[:0] = ['src', '.']; "
     "from bench.__main__ import ckafka_batch; import index; "
     "event = ckafka_batch('mem', 1000); "
     "s = index.main_handler(event, {'time_limit_in_ms': 120000}); assert s['Reported'] == 1000, s; " + _PRINT_PEAK

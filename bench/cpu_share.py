@@ -165,7 +165,7 @@ def measure_shares(endpoint: str, env: dict[str, str], cold: dict[str, str], col
             if quota.problem is not None:
                 result.problem = quota.problem
             else:
-                child_env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+                child_env = dict(env)
                 seconds = float(quota.run(FUNCTION, [f"f{percent}", str(BATCH)], child_env))
                 result.function_rate = BATCH / seconds
                 bare = float(quota.run(BARE, [f"b{percent}", str(BATCH), str(CONCURRENCY)], child_env))

@@ -49,11 +49,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from local.runtime import ROOT, prepare
-
-# The function's own engine, from src/ (what SCF deploys), not a copy.
-sys.path.insert(0, str(ROOT / "src"))
-
+from local.runtime import prepare
 from sms_conversion import logs
 from sms_conversion.clock import Clock, Deadline, SystemClock
 from sms_conversion.credentials import MissingCredentialsError

@@ -4,7 +4,6 @@ set it (from template.yaml), and the SMS API they talk to (the embedded emulator
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +104,7 @@ def _is_loopback(endpoint: str) -> bool:
 
 
 def import_handler() -> Any:
-    """`index.main_handler`, imported from src/ as SCF imports it."""
-    sys.path.insert(0, str(ROOT / "src"))
+    """`index.main_handler`, imported as SCF imports it (the project's install maps `index` to src/index.py)."""
     import index
 
     return index.main_handler

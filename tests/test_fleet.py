@@ -23,7 +23,6 @@ pytestmark = pytest.mark.redis
 
 _PROCESS = """
 import json, sys
-sys.path[:0] = ["src", "."]
 import index
 print("READY", flush=True)
 event = json.loads(sys.stdin.read())

@@ -135,7 +135,6 @@ def test_redelivered_batch_reports_only_the_records_that_failed(
 
 _PROCESS = """
 import json, sys
-sys.path[:0] = ["src", "."]
 import index
 event = json.loads(sys.stdin.read())
 try:

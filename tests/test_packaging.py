@@ -46,7 +46,7 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
 def test_cold_start_imports_nothing_the_handler_does_not_need(tmp_path: Path) -> None:
     """Powertools' lesson (issue #8406): eager imports cost cold start. Redis loads only with REDIS_URL."""
     script = (
-        "import sys; sys.path.insert(0, 'src'); import index; "
+        "import sys; import index; "
         "r = index.main_handler({'SerialNo': 'cold-1'}, {'time_limit_in_ms': 3000}); "
         "print(sorted(m for m in ('redis', 'yaml', 'emulator', 'pytest', 'httpx') if m in sys.modules))"
     )

@@ -37,15 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "src")]
-
-from local.runtime import function_from_template  # noqa: E402
-from sms_conversion.logfields import LOG_FIELDS  # noqa: E402
-from tools import resources  # noqa: E402
-from tools.resources import Resource, variables_of  # noqa: E402
-from tools.sizing import Sizing, capacity_rps  # noqa: E402
-from tools.stack import (  # noqa: E402
+from local.runtime import function_from_template
+from sms_conversion.logfields import LOG_FIELDS
+from tools import resources
+from tools.resources import Resource, variables_of
+from tools.sizing import Sizing, capacity_rps
+from tools.stack import (
     DEFAULT,
     SECRETS,
     STACKS,
@@ -58,6 +55,7 @@ from tools.stack import (  # noqa: E402
     variable_sources,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_ZIP = ROOT / "dist" / "function.zip"
 REQUESTS = ROOT / "build" / "deploy"
 # The description mark of everything the tool made before it tagged (kept on what it makes now, as a note).

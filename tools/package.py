@@ -225,7 +225,6 @@ def read_only_copy(zip_path: Path, without_bytecode: bool = False) -> Iterator[P
 
 
 def function_env(emulator_port: int, **extra: str) -> dict[str, str]:
-    sys.path.insert(0, str(ROOT))
     from emulator import TEMPORARY_KEY
 
     env = {
