@@ -518,9 +518,13 @@ def _report(
     logs.configure("WARNING")
     horizon = settings.SMS_MAX_ATTEMPTS * (settings.SMS_TIMEOUT_SECONDS + 2.0) + 5.0
     deadline = RunDeadline(instance.clock, RUN_SECONDS, horizon)
-    with interrupt.installed(), contextlib.redirect_stdout(err), progress:
-        pipeline = instance.pipeline(settings)
-        tally.faults = pipeline.report(conversions, deadline, on_outcome=arrived, stop=interrupt.requested)
+    logs.write_to(err)
+    try:
+        with interrupt.installed(), progress:
+            pipeline = instance.pipeline(settings)
+            tally.faults = pipeline.report(conversions, deadline, on_outcome=arrived, stop=interrupt.requested)
+    finally:
+        logs.write_to(None)
     tally.left = sum(1 for conversion in conversions if conversion.outcome is None)
     failed.sort(key=lambda row: row.line)
     return failed, interrupt.requested.is_set()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import contextlib
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 
 from local.call import signed_headers
 from local.runtime import SAMPLE_APP_IDS, TEMPLATE, import_handler, prepare
+from sms_conversion import logs
 
 EXIT_ANSWER_ERROR, EXIT_RAISED, EXIT_BAD_EVENT = 1, 2, 64
 
@@ -120,15 +120,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"# invoking {target.name} with {args.event} against {target.description}", file=sys.stderr)
     main_handler = import_handler()
+    # The function logs to stdout as on SCF; here stdout is kept for the return value.
+    logs.write_to(sys.stderr)
     try:
-        # The function logs to stdout as on SCF; here stdout is kept for the return value.
-        with contextlib.redirect_stdout(sys.stderr):
-            result = main_handler(event, target.context())
+        result = main_handler(event, target.context())
     except Exception as exc:  # what SCF would record as a failed invocation
         print(f"# the invocation raised {type(exc).__name__}: {exc}", file=sys.stderr)
         print("# (SCF marks it failed; queue and async triggers redeliver it)", file=sys.stderr)
         return EXIT_RAISED
     finally:
+        logs.write_to(None)
         if target.emulator is not None:
             print(f"# emulator accepted {target.close()} report(s)", file=sys.stderr)
     print(json.dumps(result, indent=2, ensure_ascii=False))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import errno
 import json
 import os
@@ -25,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.runtime import Target, import_handler, prepare
+from sms_conversion import logs
 
 Handler = Callable[[Any, Any], Any]
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -58,6 +58,8 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets a burst of concurrent callers (a load test, a retry storm).
+    request_queue_size = 128
     handler: Handler
     context: Callable[[], dict[str, Any]]
 
@@ -84,12 +86,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         event = function_url_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
-        # The handler's logs go to stderr: this process's stdout is the server's.
-        with contextlib.redirect_stdout(sys.stderr):
-            try:
-                response = self.server.handler(event, self.server.context())
-            except Exception as exc:  # SCF answers a raised invocation with a 5xx of its own
-                response = {"statusCode": 502, "headers": {}, "body": json.dumps({"error": type(exc).__name__})}
+        try:
+            response = self.server.handler(event, self.server.context())
+        except Exception as exc:  # SCF answers a raised invocation with a 5xx of its own
+            response = {"statusCode": 502, "headers": {}, "body": json.dumps({"error": type(exc).__name__})}
         status = response.get("statusCode", 502)
         payload = response.get("body", "")
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else str(payload).encode("utf-8")
@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make serve: cannot listen on 127.0.0.1:{args.port}: {_why(exc)}", file=sys.stderr)
         return 1
     target: Target = prepare(args.real)
+    # The function's lines go to stderr (set once, for every request's thread): stdout is the server's.
+    logs.write_to(sys.stderr)
     server.handler, server.context = import_handler(), target.context
     print(
         f"# serving the function at http://127.0.0.1:{server.server_address[1]}/ against {target.description}",

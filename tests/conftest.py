@@ -209,7 +209,7 @@ def app(scf_env: SmsEmulator, clock: FakeClock) -> Application:
 @pytest.fixture(autouse=True)
 def _reset_logging() -> Iterator[None]:
     yield
-    logs.invocation_fields.fields = {}
+    logs.write_to(None)
 
 
 def log_lines(output: str) -> list[dict[str, Any]]:

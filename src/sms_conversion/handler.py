@@ -42,11 +42,12 @@ class Application:
         context = context if isinstance(context, dict) else {}
         request_id = _request_id(context.get("request_id"))
         source = _recognised(event)
-        logs.invocation_fields.fields = {
-            "request_id": request_id,
-            "cold_start": self.instance.take_cold_start(),
-            "trigger": source.trigger,
-        }
+        fields = {"request_id": request_id, "cold_start": self.instance.take_cold_start(), "trigger": source.trigger}
+        with logs.invocation(fields):
+            return self._handle(event, context, source, request_id, started)
+
+    def _handle(self, event: Any, context: dict[str, Any], source: Source, request_id: str, started: float) -> Any:
+        clock = self.instance.clock
         invocation: Invocation | None = None
         raised: str | None = None
         try:
@@ -70,7 +71,6 @@ class Application:
                 fields["reason"] = raised
             # The reason of a raise was logged at ERROR by its own event (or is a retry): this line is the summary.
             logger.log(logging.WARNING if "raised" in fields else logging.INFO, "invocation finished", extra=fields)
-            logs.invocation_fields.fields = {}
 
     def _begin(self, context: dict[str, Any], started: float, request_id: str) -> Invocation:
         limit = time_limit_seconds(context.get("time_limit_in_ms"))

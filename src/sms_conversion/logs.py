@@ -7,6 +7,7 @@ secret or the context's `environ` in the first place.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -14,8 +15,10 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any, TextIO
 
 LOGGER_NAME = "sms_conversion"
 SDK_LOGGER_NAME = "tencentcloud_sdk_common"
@@ -43,18 +46,34 @@ _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 logger = logging.getLogger(LOGGER_NAME)
 
 
+# The current invocation's fields (request id, trigger, cold start), per context: SCF runs one invocation at
+# a time per instance, but `make serve` serves requests on threads, and each line must carry its own request's
+# id. The pipeline's worker threads run in a copy of the invocation's context (pipeline._fan_out).
+_INVOCATION: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "invocation", default=MappingProxyType({})
+)
+
+
+@contextmanager
+def invocation(fields: Mapping[str, Any]) -> Iterator[None]:
+    """Every line logged inside (in this context, and the contexts copied from it) carries `fields`."""
+    token = _INVOCATION.set(dict(fields))
+    try:
+        yield
+    finally:
+        _INVOCATION.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields to the current invocation's (known only once it has started: the trigger, ...)."""
+    _INVOCATION.set({**_INVOCATION.get(), **fields})
+
+
 class InvocationFields(logging.Filter):
-    """Adds the current invocation's fields (request id, trigger, cold start) to every record.
-
-    SCF runs one invocation at a time per instance, so one shared set is enough.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, Any] = {}
+    """Adds the current invocation's fields to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in self.fields.items():
+        for name, value in _INVOCATION.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True
@@ -133,15 +152,26 @@ def safe_traceback(exc: BaseException) -> str:
     return redact(f"Traceback (most recent call last):\n{frames}{type(exc).__name__}: {message}")
 
 
+# Where lines go when not stdout (SCF ships stdout to CLS): `make serve`, `make invoke` and the backfill keep
+# their own stdout for their answer and send the function's lines to stderr, set once at start.
+_destination: TextIO | None = None
+
+
+def write_to(stream: TextIO | None) -> None:
+    """Send every line to `stream` (None: whatever sys.stdout is at the time)."""
+    global _destination
+    _destination = stream
+
+
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stdout is now (a test's capture, a runner's redirect)."""
+    """Writes to the destination set with `write_to`, else whatever sys.stdout is now (a test's capture)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stdout)
 
     @property
     def stream(self) -> Any:
-        return sys.stdout
+        return _destination if _destination is not None else sys.stdout
 
     @stream.setter
     def stream(self, value: Any) -> None:

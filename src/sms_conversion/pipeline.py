@@ -8,6 +8,7 @@ claim → call → complete, or release on any failure, in `_report_one`.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import deque
@@ -190,7 +191,11 @@ class ReportingPipeline:
         if workers <= 1:
             self._work(run)
             return
-        threads = [threading.Thread(target=self._work, args=(run,), name=f"report-{n}") for n in range(workers)]
+        # Each worker runs in a copy of the invocation's context: its lines carry the invocation's fields.
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(self._work, run), name=f"report-{n}")
+            for n in range(workers)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
