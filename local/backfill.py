@@ -311,14 +311,6 @@ class Ledger:
             ).fetchall()
         return [(str(endpoint), str(region), int(count)) for endpoint, region, count in rows]
 
-    def legacy_rows(self) -> int:
-        """Rows of a ledger written before destinations were recorded: where they went is unknown."""
-        with self._lock:
-            found = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'reported'")
-            if found.fetchone() is None:
-                return 0
-            return int(self._db.execute("SELECT COUNT(*) FROM reported").fetchone()[0])
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -418,10 +410,6 @@ def run(
     destination = Destination.of(settings)
     ledger = Ledger(args.ledger or args.file.with_name(args.file.name + ".ledger.sqlite"))
     try:
-        if legacy := ledger.legacy_rows():
-            print(
-                f"backfill: the ledger holds {legacy} row(s) from before destinations were recorded: ignored", file=err
-            )
         valid = [row for row in source.rows if row.message is not None]
         pending = [row for row in valid if row.message is not None and not ledger.reported(destination, row.message)]
         tally.already = len(valid) - len(pending)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from . import codes
 from .sources import HttpRequest
 
 SIGNATURE_WINDOW_SECONDS = 300
@@ -50,34 +51,34 @@ def authenticate(
     signature = _SIGNATURE.fullmatch(request.headers.get(SIGNATURE_HEADER, "").strip())
     if not _TIMESTAMP.fullmatch(timestamp) or signature is None:
         return AuthFailure(
-            "AuthFailure.InvalidAuthorization",
+            codes.INVALID_AUTHORIZATION,
             "sign the request: X-Timestamp (UNIX seconds) and X-Signature (sha256=<hex HMAC>) are required",
         )
     if abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
-        return AuthFailure("AuthFailure.SignatureExpire", "X-Timestamp is more than 300 seconds from the server's time")
+        return AuthFailure(codes.SIGNATURE_EXPIRED, "X-Timestamp is more than 300 seconds from the server's time")
     body = request.raw_body
     if body is not None:
         for secret in secrets:
             if _same(sign(secret, timestamp, body), signature.group(0)):
                 return None
-    return AuthFailure("AuthFailure.SignatureFailure", "X-Signature does not match the request")
+    return AuthFailure(codes.SIGNATURE_FAILURE, "X-Signature does not match the request")
 
 
 def _push_token_failure(given: str | None, configured: str | None) -> AuthFailure:
     """A TDMQ-CMQ push cannot sign: what is wrong with the token its URL carries, in words about the token."""
     if configured is None:
         return AuthFailure(
-            "AuthFailure.InvalidAuthorization",
+            codes.INVALID_AUTHORIZATION,
             "a TDMQ-CMQ push cannot sign: set CMQ_PUSH_TOKEN on the function and put ?token=<it> in the "
             "subscription's endpoint URL",
         )
     if given is None:
         return AuthFailure(
-            "AuthFailure.InvalidAuthorization",
+            codes.INVALID_AUTHORIZATION,
             "the push carries no token: the subscription's endpoint URL must end in ?token=<CMQ_PUSH_TOKEN>",
         )
     return AuthFailure(
-        "AuthFailure.InvalidToken",
+        codes.INVALID_TOKEN,
         "the push's ?token= is not CMQ_PUSH_TOKEN: put the function's current token in the subscription's URL",
     )
 

@@ -2,8 +2,9 @@
 
 Every answer the API (or the road to it) can give ends here: an error code,
 a `ReportConversionStatus.Code` other than "ok", an HTTP status, a network
-failure, an exception the SDK wrapped. No other module keeps a list of codes:
-a new code is one `Rule` below and one test.
+failure, an exception the SDK wrapped. The API's codes live here, one `Rule`
+each (a new one is one line and one test); the codes and statuses this function
+answers with are `codes.py`'s.
 
 - **reported**: the API accepted the conversion.
 - **refused**: the message is at fault; it will never succeed as sent (skipped
@@ -25,6 +26,8 @@ from __future__ import annotations
 import enum
 import re
 from typing import NamedTuple
+
+from . import codes
 
 
 class Kind(enum.Enum):
@@ -70,12 +73,13 @@ class Rule(NamedTuple):
         return code == self.pattern
 
 
-HTTP_REPORTED = 200
-HTTP_REFUSED = 422
-HTTP_FOREIGN_APP = 403
-HTTP_RETRY = 502
-HTTP_RATE_LIMITED = 429
-HTTP_DEPLOYMENT_FAULT = 503
+# The HTTP status each verdict answers with (codes.py holds them all).
+HTTP_REPORTED = codes.OK
+HTTP_REFUSED = codes.REFUSED
+HTTP_FOREIGN_APP = codes.FORBIDDEN
+HTTP_RETRY = codes.UPSTREAM_FAILED
+HTTP_RATE_LIMITED = codes.RATE_LIMITED
+HTTP_DEPLOYMENT_FAULT = codes.DEPLOYMENT_FAULT
 
 _ROLE = "the execution role (template.yaml Role, deploy/access-policy.json)"
 FAULT, REFUSED, RETRY = Kind.DEPLOYMENT_FAULT, Kind.REFUSED, Kind.RETRY

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from . import responder
+from . import codes, responder
 from .auth import authenticate
 from .clock import Deadline
 from .instance import WarmInstance
@@ -27,8 +27,6 @@ from .sources import Coordinates, DirectInvocation, HttpRequest, QueueBatch, Sou
 
 logger = logging.getLogger(LOGGER_NAME)
 
-MISCONFIGURED = "InternalError.Misconfiguration"
-MISSING_CREDENTIALS = "InternalError.MissingCredentials"
 MAX_RECORDS_LEFT_TEXT = 300
 
 
@@ -70,7 +68,7 @@ class Invocation:
             raise ConfigurationError(str(self.config_problem))
         return self.settings
 
-    def misconfigured(self, reason: str, code: str = MISCONFIGURED) -> Answer:
+    def misconfigured(self, reason: str, code: str = codes.MISCONFIGURED) -> Answer:
         """Log the `misconfigured` event (once per invocation) and build the 500 answer."""
         if not self._misconfiguration_logged:
             self._misconfiguration_logged = True
@@ -106,7 +104,7 @@ def http_flow(request: HttpRequest, invocation: Invocation) -> Answer:
     request_id = invocation.request_id
     if request.method != "POST":
         return responder.method_not_allowed(request_id)
-    if request.problem is not None and request.problem.status == 413 and not request.is_queue_push:
+    if request.problem is not None and request.problem.status == codes.PAYLOAD_TOO_LARGE and not request.is_queue_push:
         return responder.body_problem(request.problem, request_id)
     settings = invocation.configured()
     if not settings.signing_secrets and not settings.CMQ_PUSH_TOKEN and invocation.instance.first_open_request():

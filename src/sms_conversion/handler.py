@@ -13,10 +13,10 @@ import logging
 import re
 from typing import Any
 
-from . import logs, responder
+from . import codes, logs, responder
 from .clock import time_limit_seconds
 from .credentials import MissingCredentialsError
-from .flows import MISCONFIGURED, MISSING_CREDENTIALS, Invocation, direct_flow, http_flow, queue_flow
+from .flows import Invocation, direct_flow, http_flow, queue_flow
 from .instance import WarmInstance
 from .responder import DeploymentFaultRaised, InvocationFailed, RetryLater
 from .settings import ConfigurationError, Settings, load_settings
@@ -113,7 +113,7 @@ class Application:
         if isinstance(exc, RetryLater):
             raise exc  # deliberate: the platform redelivers, and the reason was logged
         if isinstance(exc, (ConfigurationError, MissingCredentialsError)) and invocation is not None:
-            code = MISSING_CREDENTIALS if isinstance(exc, MissingCredentialsError) else MISCONFIGURED
+            code = codes.MISSING_CREDENTIALS if isinstance(exc, MissingCredentialsError) else codes.MISCONFIGURED
             answer = invocation.misconfigured(str(exc), code)
             if kind is AnswerKind.QUEUE:
                 # Raise: the batch is redelivered once the operator fixes the variable.

@@ -80,6 +80,3 @@ EVENTS = (
     "idempotency_unavailable",
     "fleet_limit_unavailable",
 )
-
-# The `outcome` values of a record line: the same words as the answers and the queue summary.
-OUTCOMES = ("reported", "duplicate", "skipped", "failed")

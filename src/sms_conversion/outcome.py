@@ -5,13 +5,11 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-from .classifier import HTTP_DEPLOYMENT_FAULT, Scope
+from . import codes
+from .classifier import Scope
 
-# Codes of our own for messages never sent to the API.
-DEADLINE_EXCEEDED = "ResourceUnavailable.DeadlineExceeded"
-IN_PROGRESS = "ResourceUnavailable.InProgress"
-UNEXPECTED = "InternalError.Unexpected"
-APP_ID_NOT_ALLOWED = "UnauthorizedOperation.SmsSdkAppIdNotAllowed"
+# The allowlist's one wording (the pipeline's check, the HTTP answer, the backfill's line).
+NOT_IN_ALLOWLIST = "SmsSdkAppId is not in SMS_ALLOWED_SDK_APP_IDS"
 
 
 class Status(str, enum.Enum):
@@ -34,9 +32,6 @@ class DeploymentFault(NamedTuple):
     # The app id it concerns, for an app-level fault.
     app_id: str | None = None
 
-    def stops(self, app_id: str) -> bool:
-        return self.scope is Scope.ACCOUNT or self.app_id == app_id
-
 
 class Outcome(NamedTuple):
     status: Status
@@ -57,23 +52,19 @@ class Outcome(NamedTuple):
         return self.status in (Status.REPORTED, Status.DUPLICATE)
 
 
-def reported(request_id: str | None, attempts: int, latency_ms: float) -> Outcome:
-    return Outcome(Status.REPORTED, 200, request_id=request_id, attempts=attempts, latency_ms=latency_ms)
-
-
 def duplicate(reason: str) -> Outcome:
-    return Outcome(Status.DUPLICATE, 200, message=reason, attempted=False)
+    return Outcome(Status.DUPLICATE, codes.OK, message=reason, attempted=False)
 
 
-def not_attempted(reason: str, code: str = DEADLINE_EXCEEDED, attempts: int = 0) -> Outcome:
-    return Outcome(Status.FAILED, 503, code=code, message=reason, attempts=attempts, attempted=False)
+def not_attempted(reason: str, code: str = codes.DEADLINE_EXCEEDED, attempts: int = 0) -> Outcome:
+    return Outcome(Status.FAILED, codes.DEPLOYMENT_FAULT, code=code, message=reason, attempts=attempts, attempted=False)
 
 
 def stopped_by(fault: DeploymentFault) -> Outcome:
     """Not called: a deployment fault stopped the reporting it belongs to."""
     return Outcome(
         Status.FAILED,
-        HTTP_DEPLOYMENT_FAULT,
+        codes.DEPLOYMENT_FAULT,
         code=fault.code,
         message=f"not attempted: {fault.code} stopped the reporting ({fault.hint})",
         attempted=False,
@@ -83,14 +74,10 @@ def stopped_by(fault: DeploymentFault) -> Outcome:
 
 def not_allowed() -> Outcome:
     return Outcome(
-        Status.SKIPPED,
-        403,
-        code=APP_ID_NOT_ALLOWED,
-        message="SmsSdkAppId is not in SMS_ALLOWED_SDK_APP_IDS",
-        attempted=False,
+        Status.SKIPPED, codes.FORBIDDEN, code=codes.APP_ID_NOT_ALLOWED, message=NOT_IN_ALLOWLIST, attempted=False
     )
 
 
 def unexpected(exc: BaseException) -> Outcome:
     """An error of this function's own while reporting one message: safe to retry, text never shown."""
-    return Outcome(Status.FAILED, 500, code=UNEXPECTED, message=f"unexpected {type(exc).__name__}")
+    return Outcome(Status.FAILED, codes.INTERNAL, code=codes.UNEXPECTED, message=f"unexpected {type(exc).__name__}")

@@ -15,13 +15,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+from . import codes
 from .clock import Deadline
 from .faults import Breaker, FaultMemory
 from .idempotency import Claim, IdempotencyStore, StoreUnavailable, new_token, store_key
 from .logs import LOGGER_NAME, safe_traceback
 from .message import ConversionMessage
 from .outcome import (
-    IN_PROGRESS,
     DeploymentFault,
     Outcome,
     Status,
@@ -221,7 +221,7 @@ class ReportingPipeline:
             self._settle(run, conversion, duplicate("already reported within the idempotency TTL"))
             return
         if claimed is Claim.IN_PROGRESS:
-            elsewhere = not_attempted("another invocation is reporting this SerialNo now", code=IN_PROGRESS)
+            elsewhere = not_attempted("another invocation is reporting this SerialNo now", code=codes.IN_PROGRESS)
             self._settle(run, conversion, elsewhere)
             return
         outcome: Outcome | None = None

@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import codes
 from .faults import COOL_DOWN_SECONDS
 from .logs import one_line
 from .message import FieldError
-from .outcome import APP_ID_NOT_ALLOWED, UNEXPECTED, Outcome, Status
+from .outcome import NOT_IN_ALLOWLIST, Outcome, Status
 from .sources import BodyProblem, Coordinates
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Answer(NamedTuple):
 
     @property
     def retryable(self) -> bool:
-        return self.status in (429, 503) or self.body.get("Retryable") is True
+        return self.status in codes.RETRY_LATER or self.body.get("Retryable") is True
 
     def as_http(self) -> dict[str, Any]:
         return {
@@ -64,14 +65,14 @@ class Answer(NamedTuple):
 def error(
     status: int, code: str, message: str, request_id: str, retry_after: float | None = None, **extra: Any
 ) -> Answer:
-    if retry_after is None and status in (429, 503):
+    if retry_after is None and status in codes.RETRY_LATER:
         retry_after = RETRY_AFTER_SECONDS
     headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
     return Answer(status, {"Error": {"Code": code, "Message": message}, "RequestId": request_id, **extra}, headers)
 
 
 def method_not_allowed(request_id: str) -> Answer:
-    answer = error(405, "UnsupportedOperation.MethodNotAllowed", "use POST", request_id)
+    answer = error(codes.METHOD_NOT_ALLOWED, codes.UNSUPPORTED_METHOD, "use POST", request_id)
     return Answer(answer.status, answer.body, {"Allow": "POST"})
 
 
@@ -80,29 +81,30 @@ def body_problem(problem: BodyProblem, request_id: str) -> Answer:
 
 
 def unrecognised(reason: str, request_id: str) -> Answer:
-    return error(400, "InvalidParameter.UnrecognisedEvent", reason, request_id)
+    return error(codes.BAD_REQUEST, codes.UNRECOGNISED_EVENT, reason, request_id)
 
 
 def misconfigured(code: str, reason: str, request_id: str) -> Answer:
-    return error(500, code, reason, request_id)
+    return error(codes.INTERNAL, code, reason, request_id)
 
 
 def unexpected(request_id: str) -> Answer:
     # No exception text: it could carry input or secrets. The log line has the type and traceback.
-    return error(500, UNEXPECTED, "the function failed unexpectedly; see its logs for this RequestId", request_id)
+    message = "the function failed unexpectedly; see its logs for this RequestId"
+    return error(codes.INTERNAL, codes.UNEXPECTED, message, request_id)
 
 
 def unauthorized(code: str, message: str, request_id: str) -> Answer:
-    return error(401, code, message, request_id)
+    return error(codes.UNAUTHORIZED, code, message, request_id)
 
 
 def invalid_message(errors: Sequence[FieldError], request_id: str, too_large: bool) -> Answer:
     if too_large:
-        return error(413, "LimitExceeded.TooManyMessages", errors[0].message, request_id)
+        return error(codes.PAYLOAD_TOO_LARGE, codes.TOO_MANY_MESSAGES, errors[0].message, request_id)
     missing_only = all(item.message.startswith("is required") for item in errors)
     return error(
-        400,
-        "MissingParameter" if missing_only else "InvalidParameterValue",
+        codes.BAD_REQUEST,
+        codes.MISSING_PARAMETER if missing_only else codes.INVALID_PARAMETER_VALUE,
         "; ".join(item.render() for item in errors),
         request_id,
         Errors=[{"Index": item.index, "Field": item.field, "Message": item.message} for item in errors],
@@ -112,24 +114,21 @@ def invalid_message(errors: Sequence[FieldError], request_id: str, too_large: bo
 def not_allowed(indexes: Sequence[int | None], request_id: str) -> Answer:
     """Messages whose SmsSdkAppId is not in SMS_ALLOWED_SDK_APP_IDS: nothing of the request is reported."""
     return error(
-        403,
-        APP_ID_NOT_ALLOWED,
-        "SmsSdkAppId is not allowed for this function (SMS_ALLOWED_SDK_APP_IDS)",
+        codes.FORBIDDEN,
+        codes.APP_ID_NOT_ALLOWED,
+        NOT_IN_ALLOWLIST,
         request_id,
         Errors=[
-            {"Index": index, "Field": "SmsSdkAppId", "Message": "is not in SMS_ALLOWED_SDK_APP_IDS"}
+            {"Index": index, "Field": "SmsSdkAppId", "Message": NOT_IN_ALLOWLIST.removeprefix("SmsSdkAppId ")}
             for index in indexes
         ],
     )
 
 
 def _urgency(outcome: Outcome) -> int:
-    """Which failure a request answers first: our own fault, the deployment's, the caller's, then upstream."""
-    if outcome.http_status == 500:
-        return 0
-    if outcome.fault is not None:
-        return 1
-    return {403: 2, 422: 3, 502: 4, 429: 5}.get(outcome.http_status, 6)
+    """Which failure a request answers first (codes.URGENCY); a deployment fault stopped the rest."""
+    status = codes.DEPLOYMENT_FAULT if outcome.fault is not None and outcome.http_status != codes.INTERNAL else None
+    return codes.URGENCY.get(status or outcome.http_status, len(codes.URGENCY))
 
 
 def _result_entry(conversion: Conversion) -> dict[str, Any]:
@@ -161,12 +160,12 @@ def results(
         outcome for outcome in outcomes if not outcome.ok and (not queue_semantics or outcome.status is Status.FAILED)
     ]
     if not failing:
-        return Answer(200, {"Results": entries, "RequestId": request_id})
+        return Answer(codes.OK, {"Results": entries, "RequestId": request_id})
     worst = min(failing, key=_urgency)
     extra: dict[str, Any] = {"Hint": worst.fault.hint} if worst.fault is not None else {}
     return error(
         worst.http_status,
-        worst.code or "InternalError",
+        worst.code or codes.INTERNAL_ERROR,
         worst.message or "report failed",
         worst.request_id or request_id,
         retry_after=COOL_DOWN_SECONDS if worst.fault is not None else None,
@@ -178,7 +177,8 @@ def results(
 
 def push_skipped(coordinates: Coordinates, reason: str, request_id: str) -> Answer:
     # 2xx on purpose: the queue would redeliver a poison message for a day.
-    return Answer(200, {"Outcome": "skipped", "MsgId": coordinates.msg_id, "Reason": reason, "RequestId": request_id})
+    body = {"Outcome": Status.SKIPPED.value, "MsgId": coordinates.msg_id, "Reason": reason, "RequestId": request_id}
+    return Answer(codes.OK, body)
 
 
 def queue_summary(trigger: str, records: int, statuses: Sequence[Status]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeGuard
 
+from . import codes
 from .message import plausible_publish_time
 
 MAX_BODY_BYTES = 64 * 1024
@@ -237,15 +238,15 @@ def _read_body(body: object, is_base64: bool) -> tuple[bytes | None, Any, BodyPr
     try:
         return raw, parse_json(text), None
     except MalformedJson as exc:
-        return raw, None, BodyProblem(400, "InvalidParameter.MalformedJson", f"body is not valid JSON: {exc}")
+        return raw, None, BodyProblem(codes.BAD_REQUEST, codes.MALFORMED_JSON, f"body is not valid JSON: {exc}")
 
 
 def _too_large() -> BodyProblem:
-    return BodyProblem(413, "LimitExceeded.PayloadTooLarge", f"body is larger than {MAX_BODY_BYTES} bytes")
+    return BodyProblem(codes.PAYLOAD_TOO_LARGE, codes.BODY_TOO_LARGE, f"body is larger than {MAX_BODY_BYTES} bytes")
 
 
 def _malformed_body(message: str) -> BodyProblem:
-    return BodyProblem(400, "InvalidParameter.MalformedBody", message)
+    return BodyProblem(codes.BAD_REQUEST, codes.MALFORMED_BODY, message)
 
 
 class MalformedJson(ValueError):

@@ -273,7 +273,7 @@ def _read_answer(rfile: Any, method: str) -> tuple[Response, bool]:
             raise MalformedAnswer(f"not an HTTP/1.x status line: {status_line[:40]!r}")
         version, status = parts[0], int(parts[1])
         headers = _read_headers(rfile)
-        if not 100 <= status < 200:
+        if status // 100 != 1:
             break  # an interim answer (100 Continue) is followed by the real one
     connection = headers.get("connection", "").lower()
     will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
