@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from . import codes
 from .clock import Clock
+from .logs import LOGGER_NAME
+from .outcome import Outcome, Status, duplicate, not_attempted
+
+logger = logging.getLogger(LOGGER_NAME)
 
 KEY_PREFIX = "sms-report-conversion:"
 COMPLETED = "completed"
@@ -154,3 +161,68 @@ class RedisStore:
             self._release(keys=[key], args=[token])
         except self._errors as exc:
             raise StoreUnavailable(type(exc).__name__) from None
+
+
+class IdempotencyGuard:
+    """The whole protocol for one conversion, owned in one place (Powertools' IdempotencyHandler): claim the
+    key in progress, make the call, then mark it completed if reported or release it otherwise, whatever the
+    call did. A store that fails is asked no more for the rest of the run, said once: a duplicate report is
+    better than a lost conversion.
+    """
+
+    def __init__(self, store: IdempotencyStore | None, ttl_seconds: int) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+        self._down = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self, conversion_key: str, claim_seconds: float, call: Callable[[], Outcome]) -> Outcome:
+        """`call`'s outcome, or a duplicate / in-progress one without calling. `claim_seconds`: how long the
+        in-progress mark lasts (past the end of the invocation: no other instance reports it meanwhile; soon
+        after it: a crashed invocation never blocks a redelivery for long)."""
+        key, token = store_key(conversion_key), new_token()
+        claimed = self._claim(key, token, claim_seconds)
+        if claimed is Claim.COMPLETED:
+            return duplicate("already reported within the idempotency TTL")
+        if claimed is Claim.IN_PROGRESS:
+            return not_attempted("another invocation is reporting this SerialNo now", code=codes.IN_PROGRESS)
+        outcome: Outcome | None = None
+        try:
+            outcome = call()
+            return outcome
+        finally:
+            if claimed is Claim.ACQUIRED:
+                self._settle(key, token, outcome)
+
+    def _claim(self, key: str, token: str, claim_seconds: float) -> Claim:
+        if self._store is None or self._down.is_set():
+            return Claim.UNAVAILABLE
+        try:
+            return self._store.claim(key, token, int(claim_seconds * 1000))
+        except Exception as exc:  # StoreUnavailable, or anything else a store may raise: never fail for it
+            self._degrade(exc)
+            return Claim.UNAVAILABLE
+
+    def _settle(self, key: str, token: str, outcome: Outcome | None) -> None:
+        if self._store is None or self._down.is_set():
+            return
+        try:
+            if outcome is not None and outcome.status is Status.REPORTED:
+                self._store.complete(key, self._ttl)
+            else:
+                self._store.release(key, token)
+        except Exception as exc:
+            self._degrade(exc)
+
+    def _degrade(self, exc: Exception) -> None:
+        with self._lock:
+            if self._down.is_set():
+                return
+            self._down.set()
+        logger.warning(
+            "idempotency store unavailable: reporting without duplicate protection for the rest of this invocation",
+            extra={
+                "event": "idempotency_unavailable",
+                "reason": str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__,
+            },
+        )

@@ -89,11 +89,7 @@ class WarmInstance:
     def pipeline(self, settings: Settings) -> ReportingPipeline:
         """A reporting pipeline for one invocation (or backfill run), on this instance's collaborators."""
         reporter = ConversionReporter(
-            self.client_pool(settings),
-            self.clock,
-            self.limiters(settings),
-            settings.SMS_TIMEOUT_SECONDS,
-            settings.SMS_MAX_ATTEMPTS,
+            self.client_pool(settings), self.clock, settings.SMS_TIMEOUT_SECONDS, settings.SMS_MAX_ATTEMPTS
         )
         return ReportingPipeline(
             reporter,
@@ -103,4 +99,5 @@ class WarmInstance:
             settings.IDEMPOTENCY_TTL_SECONDS,
             settings.SMS_CONCURRENCY,
             self.fault_memory,
+            self.limiters(settings),
         )

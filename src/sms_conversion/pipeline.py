@@ -1,9 +1,12 @@
-"""The reporting pipeline every entry point goes through: allowlist, idempotency, deployment faults, rate, call.
+"""The reporting pipeline every entry point goes through: allowlist, idempotency, the gate, the call.
 
 The HTTP, queue and direct flows and the backfill all hand it `Conversion`
 objects and read back each one's `outcome`: no path reports a message without
-its policies. One owner per protocol, as in Powertools' idempotency handler:
-claim → call → complete, or release on any failure, in `_report_one`.
+its policies. Each decision has one owner: the allowlist is `AppPolicy.refused`,
+the idempotency protocol is `IdempotencyGuard`, whether a call may start (the
+deadline, a deployment fault, the rate) is the `Gate`, and the reporter only
+calls the API and classifies the answer; a fault it answers trips the breaker
+here.
 """
 
 from __future__ import annotations
@@ -15,22 +18,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from . import codes
 from .clock import Deadline
 from .faults import Breaker, FaultMemory
-from .idempotency import Claim, IdempotencyStore, StoreUnavailable, new_token, store_key
+from .idempotency import IdempotencyGuard, IdempotencyStore
 from .logs import LOGGER_NAME, safe_traceback
 from .message import ConversionMessage
-from .outcome import (
-    DeploymentFault,
-    Outcome,
-    Status,
-    duplicate,
-    not_allowed,
-    not_attempted,
-    stopped_by,
-    unexpected,
-)
+from .outcome import DeploymentFault, Outcome, duplicate, not_allowed, not_attempted, stopped_by, unexpected
+from .ratelimit import Limiter
 from .reporter import ConversionReporter, CredentialSource
 from .settings import Settings
 
@@ -64,29 +58,68 @@ class AppPolicy(NamedTuple):
     def of(cls, settings: Settings) -> AppPolicy:
         return cls(settings.allowed_app_ids, settings.SMS_SDK_APP_ID)
 
-    def allows(self, app_id: str) -> bool:
-        return self.allowed is None or app_id in self.allowed
-
     def is_own(self, app_id: str) -> bool:
         """The operator's app: listed in SMS_ALLOWED_SDK_APP_IDS, or SMS_SDK_APP_ID (the default)."""
         return (self.allowed is not None and app_id in self.allowed) or app_id == self.default_app_id
 
     def refused(self, messages: Sequence[ConversionMessage]) -> list[int]:
-        """Indexes of the messages the allowlist refuses."""
-        return [index for index, message in enumerate(messages) if not self.allows(message.SmsSdkAppId)]
+        """The allowlist's one check: indexes of the messages SMS_ALLOWED_SDK_APP_IDS refuses (the HTTP
+        pre-check, the pipeline and the backfill all ask it)."""
+        if self.allowed is None:
+            return []
+        return [index for index, message in enumerate(messages) if message.SmsSdkAppId not in self.allowed]
+
+
+class Gate:
+    """Whether a call may start, in one place: the deadline, a deployment fault, then the rate slot.
+
+    `refuse` is asked before a conversion is claimed; `admit` with a client in hand, just before each
+    attempt (the rate slot is taken last, so the call starts right after it; the breaker is asked again
+    after the wait: another worker may have met a fault meanwhile).
+    """
+
+    __slots__ = ("breaker", "deadline", "limiters")
+
+    def __init__(self, deadline: Deadline, breaker: Breaker, limiters: Sequence[Limiter]) -> None:
+        self.deadline = deadline
+        self.breaker = breaker
+        self.limiters = limiters
+
+    def refuse(self, app_id: str) -> Outcome | None:
+        fault = self.breaker.blocking(app_id)
+        if fault is not None:
+            return stopped_by(fault)
+        if not self.deadline.allows_call():
+            return not_attempted("no time left before the invocation's deadline")
+        return None
+
+    def admit(self, app_id: str) -> Outcome | None:
+        refusal = self.refuse(app_id)
+        if refusal is not None:
+            return refusal
+        if not all(limiter.acquire(self.deadline) for limiter in self.limiters):
+            return not_attempted("no time left before the invocation's deadline")
+        fault = self.breaker.blocking(app_id)
+        return stopped_by(fault) if fault is not None else None
 
 
 OnOutcome = Callable[[Conversion], None]
 
 
 class _Run:
-    __slots__ = ("breaker", "deadline", "lock", "on_outcome", "queue", "stop")
+    __slots__ = ("breaker", "claim_seconds", "deadline", "gate", "lock", "on_outcome", "queue", "stop")
 
     def __init__(
-        self, deadline: Deadline, breaker: Breaker, on_outcome: OnOutcome | None, stop: threading.Event | None
+        self,
+        gate: Gate,
+        claim_seconds: float | None,
+        on_outcome: OnOutcome | None,
+        stop: threading.Event | None,
     ) -> None:
-        self.deadline = deadline
-        self.breaker = breaker
+        self.gate = gate
+        self.deadline = gate.deadline
+        self.breaker = gate.breaker
+        self.claim_seconds = claim_seconds
         self.on_outcome = on_outcome
         self.stop = stop
         self.queue: deque[Conversion] = deque()
@@ -97,6 +130,12 @@ class _Run:
             if not self.queue or (self.stop is not None and self.stop.is_set()):
                 return None
             return self.queue.popleft()
+
+    def claim_lifetime(self) -> float:
+        """How long a claim lasts: the run's own (a backfill), else until the invocation ends, and a grace."""
+        if self.claim_seconds is not None:
+            return self.claim_seconds
+        return self.deadline.until_end() + IN_PROGRESS_GRACE_SECONDS
 
 
 class ReportingPipeline:
@@ -111,16 +150,15 @@ class ReportingPipeline:
         ttl_seconds: int,
         concurrency: int,
         memory: FaultMemory,
+        limiters: Sequence[Limiter] = (),
     ) -> None:
         self._reporter = reporter
         self._credential = credential
         self.policy = policy
-        self._store = store
-        self._ttl = ttl_seconds
+        self._guard = IdempotencyGuard(store, ttl_seconds)
         self._concurrency = concurrency
         self._memory = memory
-        self._store_down = threading.Event()
-        self._degrade_lock = threading.Lock()
+        self._limiters = limiters
 
     def report(
         self,
@@ -128,18 +166,22 @@ class ReportingPipeline:
         deadline: Deadline,
         on_outcome: OnOutcome | None = None,
         stop: threading.Event | None = None,
+        claim_seconds: float | None = None,
     ) -> list[DeploymentFault]:
         """Give every conversion its outcome; the deployment faults met, in the order they tripped.
 
         `on_outcome` is called (from a worker thread) as each outcome arrives; once `stop` is set no
-        further call starts and what was not reached keeps `outcome` None. Raises
-        MissingCredentialsError before any call when there are no credentials at all.
+        further call starts and what was not reached keeps `outcome` None. `claim_seconds`: how long a
+        conversion stays claimed while it is reported (default: until the invocation's end, and a grace).
+        Raises MissingCredentialsError before any call when there are no credentials at all.
         """
-        run = _Run(deadline, Breaker(self._memory), on_outcome, stop)
+        run = _Run(Gate(deadline, Breaker(self._memory), self._limiters), claim_seconds, on_outcome, stop)
+        items = list(conversions)
+        refused = set(self.policy.refused([conversion.message for conversion in items]))
         first_of: dict[str, Conversion] = {}
         copies: list[tuple[Conversion, Conversion]] = []
-        for conversion in conversions:
-            if not self.policy.allows(conversion.message.SmsSdkAppId):
+        for index, conversion in enumerate(items):
+            if index in refused:
                 self._settle(run, conversion, not_allowed())
                 continue
             first = first_of.setdefault(conversion.message.key, conversion)
@@ -206,80 +248,31 @@ class ReportingPipeline:
             self._report_one(run, conversion)
 
     def _report_one(self, run: _Run, conversion: Conversion) -> None:
+        app_id = conversion.message.SmsSdkAppId
+        refusal = run.gate.refuse(app_id)
+        if refusal is not None:
+            self._settle(run, conversion, refusal)
+            return
+        outcome = self._guard.run(conversion.message.key, run.claim_lifetime(), lambda: self._call(run, conversion))
+        self._settle(run, conversion, outcome)
+
+    def _call(self, run: _Run, conversion: Conversion) -> Outcome:
+        """The reporter's outcome; a deployment fault it answers stops the rest of the run (the breaker)."""
         message = conversion.message
-        fault = run.breaker.blocking(message.SmsSdkAppId)
-        if fault is not None:
-            self._settle(run, conversion, stopped_by(fault))
-            return
-        if not run.deadline.allows_call():
-            self._settle(run, conversion, not_attempted("no time left before the invocation's deadline"))
-            return
-        key = store_key(message.key)
-        token = new_token()
-        claimed = self._claim(key, token, run.deadline)
-        if claimed is Claim.COMPLETED:
-            self._settle(run, conversion, duplicate("already reported within the idempotency TTL"))
-            return
-        if claimed is Claim.IN_PROGRESS:
-            elsewhere = not_attempted("another invocation is reporting this SerialNo now", code=codes.IN_PROGRESS)
-            self._settle(run, conversion, elsewhere)
-            return
-        outcome: Outcome | None = None
         try:
-            outcome = self._reporter.report(message, run.deadline, run.breaker, self.policy.is_own(message.SmsSdkAppId))
+            own = self.policy.is_own(message.SmsSdkAppId)
+            outcome = self._reporter.report(message, run.deadline, own, lambda: run.gate.admit(message.SmsSdkAppId))
         except Exception as exc:  # a fault of our own: this message is failed, the batch goes on
             logger.error(
                 "unexpected error reporting one message",
                 extra={"event": "unexpected_error", "exception": type(exc).__name__, "traceback": safe_traceback(exc)},
             )
-            outcome = unexpected(exc)
-        finally:
-            # Whatever happened, the claim is settled: released unless reported.
-            if claimed is Claim.ACQUIRED:
-                self._release_or_complete(key, token, outcome)
-        self._settle(run, conversion, outcome)
+            return unexpected(exc)
+        if outcome.fault is not None and outcome.attempted:
+            run.breaker.trip(outcome.fault)
+        return outcome
 
     def _settle(self, run: _Run, conversion: Conversion, outcome: Outcome) -> None:
         conversion.outcome = outcome
         if run.on_outcome is not None:
             run.on_outcome(conversion)
-
-    # ---- idempotency --------------------------------------------------------------------------------
-
-    def _claim(self, key: str, token: str, deadline: Deadline) -> Claim:
-        if self._store is None or self._store_down.is_set():
-            return Claim.UNAVAILABLE
-        # The mark outlives the invocation (by one second), so no other instance can
-        # report the same conversion while this one may still be calling; and it
-        # expires soon after, so a crashed invocation never blocks a redelivery for long.
-        in_progress_ms = int((deadline.until_end() + IN_PROGRESS_GRACE_SECONDS) * 1000)
-        try:
-            return self._store.claim(key, token, in_progress_ms)
-        except Exception as exc:  # StoreUnavailable, or anything else a store may raise: never fail for it
-            self._degrade(exc)
-            return Claim.UNAVAILABLE
-
-    def _release_or_complete(self, key: str, token: str, outcome: Outcome | None) -> None:
-        if self._store is None or self._store_down.is_set():
-            return
-        try:
-            if outcome is not None and outcome.status is Status.REPORTED:
-                self._store.complete(key, self._ttl)
-            else:
-                self._store.release(key, token)
-        except Exception as exc:
-            self._degrade(exc)
-
-    def _degrade(self, exc: Exception) -> None:
-        # Once per pipeline: stop asking a store that fails, and say so once.
-        with self._degrade_lock:
-            if self._store_down.is_set():
-                return
-            self._store_down.set()
-        logger.warning(
-            "idempotency store unavailable: reporting without duplicate protection for the rest of this invocation",
-            extra={
-                "event": "idempotency_unavailable",
-                "reason": str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__,
-            },
-        )

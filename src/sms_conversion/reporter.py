@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple, Protocol
 
@@ -28,11 +28,9 @@ from tencentcloud.sms.v20210111 import models, sms_client
 from . import classifier, transport
 from .classifier import Kind, Verdict
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
-from .faults import Breaker
 from .logs import redact
 from .message import ConversionMessage
-from .outcome import DeploymentFault, Outcome, Status, not_attempted, stopped_by
-from .ratelimit import Limiter
+from .outcome import DeploymentFault, Outcome, Status
 from .settings import Endpoint
 
 MAX_ERROR_MESSAGE = 300
@@ -94,20 +92,24 @@ class ClientPool:
 
 
 class _Stopped(Exception):
-    """No call was made: no time left, or a deployment fault stopped this app id."""
+    """No call was made: the gate refused it (no time left, a deployment fault stopped this app id)."""
 
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
 
 
+Admit = Callable[[], Outcome | None]
+
+
 class ConversionReporter:
-    """Calls ReportConversion for one message, retrying what the classifier says a retry can fix."""
+    """Calls ReportConversion for one message, retrying what the classifier says a retry can fix, and returns
+    its outcome. Whether each attempt may start is the pipeline's gate (`admit`); the breaker is the
+    pipeline's too: a deployment fault comes back in `outcome.fault`."""
 
     def __init__(
         self,
         pool: ClientPool,
         clock: Clock,
-        limiters: Sequence[Limiter],
         timeout_seconds: float,
         max_attempts: int,
         backoff_seconds: float = 0.1,
@@ -115,21 +117,21 @@ class ConversionReporter:
     ) -> None:
         self._pool = pool
         self._clock = clock
-        self._limiters = limiters
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._max_backoff = max_backoff_seconds
 
-    def report(self, message: ConversionMessage, deadline: Deadline, breaker: Breaker, own_app: bool) -> Outcome:
-        """One message's outcome. `own_app`: its app id is the operator's (see `classifier.classify_code`)."""
+    def report(self, message: ConversionMessage, deadline: Deadline, own_app: bool, admit: Admit) -> Outcome:
+        """One message's outcome. `own_app`: its app id is the operator's (see `classifier.classify_code`);
+        `admit`: the gate, asked with a client in hand before each attempt (an outcome when it refuses)."""
         started = self._clock.monotonic()
         attempts = 0
         token_retried = False
         while True:
             try:
                 attempts += 1
-                verdict = self._call(message, deadline, breaker, own_app)
+                verdict = self._call(message, deadline, own_app, admit)
             except _Stopped as stopped:
                 if attempts == 1:
                     return stopped.outcome
@@ -147,11 +149,9 @@ class ConversionReporter:
             if deadline.remaining() - pause < MIN_USEFUL_CALL_SECONDS:
                 break
             self._clock.sleep(pause)
-        return self._outcome(verdict, message, attempts, (self._clock.monotonic() - started) * 1000, breaker)
+        return self._outcome(verdict, message, attempts, (self._clock.monotonic() - started) * 1000)
 
-    def _outcome(
-        self, verdict: Verdict, message: ConversionMessage, attempts: int, latency_ms: float, breaker: Breaker
-    ) -> Outcome:
+    def _outcome(self, verdict: Verdict, message: ConversionMessage, attempts: int, latency_ms: float) -> Outcome:
         fault = None
         if verdict.kind is Kind.DEPLOYMENT_FAULT:
             assert verdict.hint is not None
@@ -159,7 +159,6 @@ class ConversionReporter:
             assert verdict.code is not None
             app_id = message.SmsSdkAppId if verdict.scope is classifier.Scope.APP else None
             fault = DeploymentFault(verdict.code, verdict.message, verdict.hint, verdict.scope, app_id)
-            breaker.trip(fault)
         return Outcome(
             _STATUS_OF.get(verdict.kind, Status.FAILED),
             verdict.http_status,
@@ -171,19 +170,15 @@ class ConversionReporter:
             fault=fault,
         )
 
-    def _call(self, message: ConversionMessage, deadline: Deadline, breaker: Breaker, own_app: bool) -> Verdict:
+    def _call(self, message: ConversionMessage, deadline: Deadline, own_app: bool, admit: Admit) -> Verdict:
         request = models.ReportConversionRequest()
         request.SmsSdkAppId = message.SmsSdkAppId
         request.SerialNo = message.SerialNo
         request.ConversionTime = message.ConversionTime
         with self._pool.lease() as client:
-            # The rate slot is taken last, with the client in hand, so the call starts right after it.
-            if not deadline.allows_call() or not all(limiter.acquire(deadline) for limiter in self._limiters):
-                raise _Stopped(not_attempted("no time left before the invocation's deadline"))
-            # Asked after the rate wait too: another worker may have met a fault meanwhile.
-            fault = breaker.blocking(message.SmsSdkAppId)
-            if fault is not None:
-                raise _Stopped(stopped_by(fault))
+            refusal = admit()  # with the client in hand: the call starts right after the rate slot
+            if refusal is not None:
+                raise _Stopped(refusal)
             budget = max(MIN_USEFUL_CALL_SECONDS, min(self._timeout, deadline.remaining()))
             # The timeout bounds each socket operation; the budget, the whole call.
             client.transport.timeout = budget

@@ -37,11 +37,9 @@ import gzip
 import json
 import os
 import signal
-import sqlite3
 import sys
 import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -49,274 +47,32 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from local.backfill.ledger import Destination, Ledger
+from local.backfill.reader import (
+    FIELDS,
+    JSON_LINES_SUFFIXES,
+    BadInput,
+    InputFile,
+    Row,
+    check_header,
+    read_source,
+    validate,
+)
+from local.backfill.replay import read_logs
 from local.runtime import prepare
 from sms_conversion import logs
 from sms_conversion.clock import Clock, Deadline, SystemClock
 from sms_conversion.credentials import MissingCredentialsError
 from sms_conversion.instance import WarmInstance
-from sms_conversion.message import ConversionMessage, InvalidMessage, parse_messages
 from sms_conversion.outcome import DeploymentFault, Status
 from sms_conversion.pipeline import Conversion
 from sms_conversion.settings import ConfigurationError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-# A backfill has no invocation limit: its deadline is far away...
+# A backfill has no invocation limit: its deadline is far away.
 RUN_SECONDS = 30 * 86400.0
-JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 # The account's ReportConversion quota (the API page: 1,000 requests per second), shared with production.
 QUOTA_RPS = 1000
-FIELDS = ("SmsSdkAppId", "SerialNo", "ConversionTime")
-
-
-@dataclass
-class Row:
-    line: int
-    values: dict[str, Any]
-    message: ConversionMessage | None = None
-    problem: str | None = None
-
-
-@dataclass
-class Source:
-    path: Path
-    json_lines: bool
-    header: list[str] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-# Every column name a message accepts (message.py's aliases), by the field it fills.
-COLUMNS = {
-    "SmsSdkAppId": ("SmsSdkAppId", "sms_sdk_app_id", "smsSdkAppId"),
-    "SerialNo": ("SerialNo", "serial_no", "serialNo"),
-    "ConversionTime": ("ConversionTime", "conversion_time", "conversionTime"),
-}
-EXPECTED_COLUMNS = (
-    "SmsSdkAppId, SerialNo, optional ConversionTime (or snake_case / camelCase: serial_no, serialNo, ...)"
-)
-
-
-class BadInput(Exception):
-    """The file cannot be a backfill's input as it is: one line saying what to fix."""
-
-
-def check_header(header: list[str], default_app_id: str | None) -> None:
-    """Before any call: every column is one the message reads, and SerialNo (and an app id) is there."""
-    known = {alias: name for name, aliases in COLUMNS.items() for alias in aliases}
-    unknown = [column for column in header if column not in known]
-    present = {known[column] for column in header if column in known}
-    missing = [name for name in ("SerialNo", "SmsSdkAppId") if name not in present]
-    if "SmsSdkAppId" in missing and default_app_id:
-        missing.remove("SmsSdkAppId")  # SMS_SDK_APP_ID fills it, as on the function
-    if unknown or missing:
-        found = ", ".join(header) if header else "nothing"
-        what = "; ".join(
-            part
-            for part in (
-                f"unknown column(s) {', '.join(unknown)}" if unknown else "",
-                f"missing {', '.join(missing)}" if missing else "",
-            )
-            if part
-        )
-        hint = " (is the first line the header?)" if unknown and not present else ""
-        raise BadInput(f"the header has {what}{hint}: found {found}; expected {EXPECTED_COLUMNS}")
-
-
-def read_text(path: Path) -> str:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":  # a CLS export may be gzipped
-        data = gzip.decompress(data)
-    return data.decode("utf-8-sig")
-
-
-def read_source(path: Path) -> Source:
-    text = read_text(path)
-    json_lines = path.suffix.lower() in JSON_LINES_SUFFIXES or text.lstrip().startswith("{")
-    source = Source(path, json_lines)
-    if json_lines:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                values = json.loads(line)
-            except (ValueError, RecursionError):
-                source.rows.append(Row(number, {}, problem="not valid JSON"))
-                continue
-            if not isinstance(values, dict):
-                source.rows.append(Row(number, {}, problem="must be a JSON object"))
-            else:
-                source.rows.append(Row(number, values))
-        return source
-    reader = csv.DictReader(text.splitlines())
-    source.header = [name.strip() for name in reader.fieldnames or []]
-    reader.fieldnames = source.header
-    for values in reader:
-        # Empty cells are missing values: an empty ConversionTime is none, an empty app id the default.
-        cleaned = {name: value for name, value in values.items() if name is not None and value not in ("", None)}
-        if None in values:
-            source.rows.append(Row(reader.line_num, values, problem="more cells than the header has names"))
-        else:
-            source.rows.append(Row(reader.line_num, cleaned))
-    return source
-
-
-# ---- replay from the function's logs ------------------------------------------------------------
-
-# Where CLS (or a console copy) may hold the function's printed line when it did not split it into fields.
-_MESSAGE_FIELDS = ("SCF_Message", "__CONTENT__", "content", "log")
-
-
-def function_log_line(raw: str) -> dict[str, Any] | None:
-    """The function's own log object in one exported line, or None.
-
-    Accepts the line as printed, a CLS export of it (the function's fields at the top level, beside
-    CLS's `__TIMESTAMP__` and SCF's `SCF_*` fields, values possibly turned into strings), a CLS
-    export that kept the whole line in `SCF_Message` / `__CONTENT__`, and text before the object
-    (a console's timestamp prefix).
-    """
-    start = raw.find("{")
-    if start < 0:
-        return None
-    try:
-        value = json.loads(raw[start:])
-    except (ValueError, RecursionError):
-        return None
-    return _ours(value)
-
-
-def _ours(value: object) -> dict[str, Any] | None:
-    if not isinstance(value, dict):
-        return None
-    if "event" in value:
-        return value
-    for name in _MESSAGE_FIELDS:
-        inner = value.get(name)
-        if isinstance(inner, str) and "{" in inner:
-            return function_log_line(inner)
-    return None
-
-
-def read_logs(path: Path) -> Source:
-    """The messages the function's log lines show as neither reported nor duplicate, last outcome first."""
-    text = read_text(path)
-    objects: Iterable[tuple[int, Any]]
-    stripped = text.lstrip()
-    if stripped.startswith("["):  # an export written as one JSON array
-        try:
-            array = json.loads(stripped)
-        except (ValueError, RecursionError):
-            array = []
-        items = array if isinstance(array, list) else []
-        objects = ((number, _ours(item)) for number, item in enumerate(items, start=1))
-    else:
-        objects = ((number, function_log_line(line)) for number, line in enumerate(text.splitlines(), start=1))
-    last: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
-    lines = without_message = 0
-    for number, entry in objects:
-        if entry is None or entry.get("event") != "record":
-            continue
-        lines += 1
-        serial, app_id = entry.get("serial_no"), entry.get("sms_sdk_app_id")
-        if not isinstance(serial, str) or not isinstance(app_id, (str, int)):
-            without_message += 1  # a poison record: nothing in it to report
-            continue
-        key = (str(app_id), serial)
-        when = str(entry.get("time", ""))
-        # The last outcome wins, by the line's own time (an export may be newest first), then file order.
-        if key not in last or (when, number) >= (last[key][0], last[key][1]):
-            last[key] = (when, number, entry)
-    source = Source(path, json_lines=True)
-    for _, number, entry in sorted(last.values(), key=lambda item: item[1]):
-        if entry.get("outcome") in ("reported", "duplicate"):
-            continue
-        values: dict[str, Any] = {"SmsSdkAppId": str(entry["sms_sdk_app_id"]), "SerialNo": entry["serial_no"]}
-        if entry.get("conversion_time") not in (None, ""):
-            values["ConversionTime"] = entry["conversion_time"]
-        source.rows.append(Row(number, values))
-    source.notes.append(
-        f"{lines} record line(s) for {len(last)} message(s); {len(source.rows)} not reported"
-        + (f"; {without_message} line(s) of poison records carry no message" if without_message else "")
-    )
-    return source
-
-
-def validate(source: Source, settings: Settings, instance: WarmInstance, now: float) -> None:
-    policy = instance.app_policy(settings)
-    for row in source.rows:
-        if row.problem is not None:
-            continue
-        try:
-            [message] = parse_messages(row.values, now=now, default_app_id=settings.SMS_SDK_APP_ID)
-        except InvalidMessage as exc:
-            row.problem = str(exc)
-            continue
-        if not policy.allows(message.SmsSdkAppId):
-            row.problem = "SmsSdkAppId: is not in SMS_ALLOWED_SDK_APP_IDS"
-            continue
-        row.message = message
-
-
-# ---- the ledger ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where reports go: the same serial reported to the emulator is not reported to the real API."""
-
-    endpoint: str
-    region: str
-
-    @classmethod
-    def of(cls, settings: Settings) -> Destination:
-        return cls(repr(settings.endpoint), settings.SMS_REGION)
-
-    def __str__(self) -> str:
-        return f"{self.endpoint} ({self.region})"
-
-
-class Ledger:
-    """What this backfill already reported, and where. Each report is committed as its answer arrives.
-
-    SQLite in WAL mode with `synchronous=NORMAL`: a commit survives the process being killed (only a
-    power loss can take the last ones back), and costs a write, not an fsync.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS reports (endpoint TEXT, region TEXT, app_id TEXT, serial_no TEXT,"
-            " request_id TEXT, at REAL, PRIMARY KEY (endpoint, region, app_id, serial_no))"
-        )
-
-    def reported(self, destination: Destination, message: ConversionMessage) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM reports WHERE endpoint = ? AND region = ? AND app_id = ? AND serial_no = ?",
-                (destination.endpoint, destination.region, message.SmsSdkAppId, message.SerialNo),
-            ).fetchone()
-        return row is not None
-
-    def record(self, destination: Destination, message: ConversionMessage, request_id: str | None) -> None:
-        row = (destination.endpoint, destination.region, message.SmsSdkAppId, message.SerialNo, request_id, time.time())
-        with self._lock:  # autocommit: one transaction a report
-            self._db.execute("INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?, ?, ?)", row)
-
-    def destinations(self) -> list[tuple[str, str, int]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT endpoint, region, COUNT(*) FROM reports GROUP BY endpoint, region ORDER BY endpoint, region"
-            ).fetchall()
-        return [(str(endpoint), str(region), int(count)) for endpoint, region, count in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-# ---- the run --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -327,20 +83,6 @@ class Tally:
     failed: int = 0
     left: int = 0
     faults: list[DeploymentFault] = field(default_factory=list)
-
-
-class RunDeadline(Deadline):
-    """A backfill's deadline: no invocation limit, but an in-progress mark in Redis lasts one message's calls."""
-
-    __slots__ = ("horizon",)
-
-    def __init__(self, clock: Clock, seconds: float, horizon: float) -> None:
-        now = clock.monotonic()
-        super().__init__(clock, now + seconds, now + seconds)
-        self.horizon = horizon
-
-    def until_end(self) -> float:
-        return self.horizon
 
 
 class _Interrupt:
@@ -396,7 +138,7 @@ def run(
         environ = {**environ, "SMS_MAX_RPS": str(args.rps)}
         settings = load_settings(environ)
     instance = WarmInstance(clock, environ=environ)
-    validate(source, settings, instance, clock.now())
+    validate(source, instance.app_policy(settings), settings.SMS_SDK_APP_ID, clock.now())
     tally = Tally(invalid=sum(1 for row in source.rows if row.problem is not None))
     for row in source.rows:
         if row.problem is not None:
@@ -504,13 +246,17 @@ def _report(
 
     # The engine's JSON log lines (warnings only) go to stderr with the progress bar.
     logs.configure("WARNING")
-    horizon = settings.SMS_MAX_ATTEMPTS * (settings.SMS_TIMEOUT_SECONDS + 2.0) + 5.0
-    deadline = RunDeadline(instance.clock, RUN_SECONDS, horizon)
+    # No invocation ends a backfill, so a claim lasts as long as one message's attempts can, and a margin.
+    claim_seconds = settings.SMS_MAX_ATTEMPTS * (settings.SMS_TIMEOUT_SECONDS + 2.0) + 5.0
+    now = instance.clock.monotonic()
+    deadline = Deadline(instance.clock, now + RUN_SECONDS, now + RUN_SECONDS)
     logs.write_to(err)
     try:
         with interrupt.installed(), progress:
             pipeline = instance.pipeline(settings)
-            tally.faults = pipeline.report(conversions, deadline, on_outcome=arrived, stop=interrupt.requested)
+            tally.faults = pipeline.report(
+                conversions, deadline, on_outcome=arrived, stop=interrupt.requested, claim_seconds=claim_seconds
+            )
     finally:
         logs.write_to(None)
     tally.left = sum(1 for conversion in conversions if conversion.outcome is None)
@@ -557,13 +303,13 @@ class Progress:
             self.bar.close()
 
 
-def _suffix(source: Source, path: Path) -> str:
+def _suffix(source: InputFile, path: Path) -> str:
     if source.json_lines:
         return path.suffix if path.suffix.lower() in JSON_LINES_SUFFIXES else ".jsonl"
     return path.suffix or ".csv"
 
 
-def _write_rows(path: Path, source: Source, rows: list[Row]) -> None:
+def _write_rows(path: Path, source: InputFile, rows: list[Row]) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         if source.json_lines:
             for row in rows:

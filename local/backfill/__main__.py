@@ -1,0 +1,5 @@
+import sys
+
+from local.backfill.runner import main
+
+sys.exit(main())
