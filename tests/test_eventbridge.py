@@ -37,7 +37,7 @@ from sms_conversion.handler import Application
 from sms_conversion.instance import WarmInstance
 from sms_conversion.message import parse_messages
 from sms_conversion.responder import DeploymentFaultRaised, RetryLater
-from sms_conversion.sources import QueueBatch, adapt, is_cloudevent, recognise
+from sms_conversion.sources import EventBridgeBatch, QueueBatch, adapt, is_cloudevent, recognise
 
 APP_ID = "1400006666"
 
@@ -556,7 +556,7 @@ def _batches(count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def _unwrapped_and_validated(event: Any) -> list[Any]:
     batch = adapt(recognise(event), event, 1_700_000_000.0)
-    assert isinstance(batch, QueueBatch)
+    assert isinstance(batch, (QueueBatch, EventBridgeBatch))
     return [parse_messages(record.payload, now=1_700_000_000.0, default_app_id=None) for record in batch.records]
 
 
@@ -587,6 +587,6 @@ def test_a_10000_event_batch_stays_within_the_memory_of_a_10000_record_ckafka_ba
 
 def test_a_batch_is_one_queue_batch_whose_records_keep_their_index() -> None:
     batch = adapt(recognise([CKAFKA_CONNECTOR, SAAS_CONNECTOR]), [CKAFKA_CONNECTOR, SAAS_CONNECTOR], 1_700_000_000.0)
-    assert isinstance(batch, QueueBatch)
+    assert isinstance(batch, (QueueBatch, EventBridgeBatch))
     assert [record.coordinates.record for record in batch.records] == [0, 1]
     assert [record.coordinates.event_type for record in batch.records] == ["connector:ckafka", "adapter:eis"]

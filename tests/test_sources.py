@@ -12,7 +12,9 @@ from sms_conversion.sources import (
     MAX_BODY_BYTES,
     Adapted,
     AnswerKind,
+    CmqPush,
     Coordinates,
+    EventBridgeBatch,
     HttpRequest,
     QueueBatch,
     UnrecognisedEvent,
@@ -79,7 +81,7 @@ def test_a_tdmq_event_without_data_is_a_queue_batch_with_one_poison_record() -> 
     event = {"type": "connector:tdmq", "source": "tdmq.cloud.tencent"}
     assert recognise(event).answer is AnswerKind.QUEUE
     batch = unwrap(event)
-    assert isinstance(batch, QueueBatch)
+    assert isinstance(batch, EventBridgeBatch)
     [record] = batch.records
     assert record.problem == "TDMQ event has no data"
 
@@ -106,8 +108,9 @@ def test_coordinates_are_flat_fields_and_one_readable_phrase() -> None:
 
 
 def test_header_names_are_case_insensitive_and_lists_joined() -> None:
-    request = unwrap({"httpMethod": "post", "headers": {"X-CMQ-Message-Id": "1", "Accept": ["a", "b"]}, "body": ""})
-    assert isinstance(request, HttpRequest)
+    push = unwrap({"httpMethod": "post", "headers": {"X-CMQ-Message-Id": "1", "Accept": ["a", "b"]}, "body": ""})
+    assert isinstance(push, CmqPush)
+    request = push.request
     assert request.trigger == "cmq_push"
     assert request.method == "POST"
     assert request.headers["accept"] == "a,b"
@@ -173,7 +176,7 @@ def test_cmq_records_keep_msg_id_and_publish_time() -> None:
 
 def test_tdmq_event_unwraps_data_msg_body() -> None:
     batch = unwrap(load_event("tdmq_eventbridge.json"))
-    assert isinstance(batch, QueueBatch)
+    assert isinstance(batch, EventBridgeBatch)
     [record] = batch.records
     assert record.coordinates.msg_id == "123345346"
     assert record.payload["SerialNo"].endswith("629")
@@ -224,15 +227,13 @@ def test_unrecognised_events_are_named(event: Any, fragment: str) -> None:
 def test_cmq_push_envelope_and_simplified_format() -> None:
     envelope = unwrap(load_event("cmq_push.json"))
     simplified = unwrap(load_event("cmq_push_simplified.json"))
-    assert isinstance(envelope, HttpRequest)
-    assert isinstance(simplified, HttpRequest)
-    record = envelope.push
-    assert record is not None
+    assert isinstance(envelope, CmqPush)
+    assert isinstance(simplified, CmqPush)
+    record = envelope.record
     assert record.coordinates.msg_id == "6942316962"
     assert record.publish_time == 1_700_000_000
     assert record.payload["SerialNo"].endswith("623")
-    raw = simplified.push
-    assert raw is not None
+    raw = simplified.record
     assert raw.payload["SerialNo"].endswith("624")
     assert raw.coordinates.msg_id == "6942316963"
 

@@ -23,7 +23,7 @@ from .outcome import DeploymentFault, Status
 from .pipeline import Conversion
 from .responder import Answer, DeploymentFaultRaised, RetryLater
 from .settings import ConfigurationError, Settings
-from .sources import Coordinates, DirectInvocation, HttpRequest, QueueBatch, SourceRecord
+from .sources import CmqPush, Coordinates, DirectInvocation, EventBridgeBatch, HttpRequest, QueueBatch, SourceRecord
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -68,6 +68,11 @@ class Invocation:
             raise ConfigurationError(str(self.config_problem))
         return self.settings
 
+    def answered(self, answer: Answer) -> dict[str, Any]:
+        """An HTTP answer, its status kept for the invocation's line."""
+        self.summary["status"] = answer.status
+        return answer.as_http()
+
     def misconfigured(self, reason: str, code: str = codes.MISCONFIGURED) -> Answer:
         """Log the `misconfigured` event (once per invocation) and build the 500 answer."""
         if not self._misconfiguration_logged:
@@ -99,32 +104,50 @@ class Invocation:
 # ---- HTTP ----------------------------------------------------------------------------------
 
 
-def http_flow(request: HttpRequest, invocation: Invocation) -> Answer:
+def http_flow(request: HttpRequest, invocation: Invocation) -> dict[str, Any]:
     """405, then 413, then configuration, then 401, then the body (400), then the messages."""
     request_id = invocation.request_id
     if request.method != "POST":
-        return responder.method_not_allowed(request_id)
-    if request.problem is not None and request.problem.status == codes.PAYLOAD_TOO_LARGE and not request.is_queue_push:
-        return responder.body_problem(request.problem, request_id)
+        return invocation.answered(responder.method_not_allowed(request_id))
+    if request.problem is not None and request.problem.status == codes.PAYLOAD_TOO_LARGE:
+        return invocation.answered(responder.body_problem(request.problem, request_id))
     settings = invocation.configured()
+    refusal = _admitted(request, settings, invocation, push=False)
+    if refusal is not None:
+        return invocation.answered(refusal)
+    if request.problem is not None:
+        return invocation.answered(responder.body_problem(request.problem, request_id))
+    return invocation.answered(report_payload(request.payload, settings, invocation))
+
+
+def push_flow(push: CmqPush, invocation: Invocation) -> dict[str, Any]:
+    """A TDMQ-CMQ push: HTTP on the way in (405, configuration, its token), queue semantics for its message."""
+    if push.request.method != "POST":
+        return invocation.answered(responder.method_not_allowed(invocation.request_id))
+    settings = invocation.configured()
+    refusal = _admitted(push.request, settings, invocation, push=True)
+    if refusal is not None:
+        return invocation.answered(refusal)
+    return invocation.answered(_push(push.record, settings, invocation))
+
+
+def _admitted(request: HttpRequest, settings: Settings, invocation: Invocation, push: bool) -> Answer | None:
+    """None when the caller proves who it is (or nothing is configured to ask: said once); the 401 otherwise."""
     if not settings.signing_secrets and not settings.CMQ_PUSH_TOKEN and invocation.instance.first_open_request():
         logger.warning(
             "HTTP route is open to anyone: set REPORT_SIGNING_SECRET (see README, Security)",
             extra={"event": "unauthenticated_endpoint"},
         )
-    failure = authenticate(request, settings.signing_secrets, settings.CMQ_PUSH_TOKEN, invocation.instance.clock.now())
-    if failure is not None:
-        logger.warning("unauthenticated request refused", extra={"event": "unauthorized", "code": failure.code})
-        return responder.unauthorized(failure.code, failure.message, request_id)
-    if request.push is not None:
-        return _push(request.push, settings, invocation)
-    if request.problem is not None:
-        return responder.body_problem(request.problem, request_id)
-    return report_payload(request.payload, settings, invocation)
+    now = invocation.instance.clock.now()
+    failure = authenticate(request, settings.signing_secrets, settings.CMQ_PUSH_TOKEN, now, push=push)
+    if failure is None:
+        return None
+    logger.warning("unauthenticated request refused", extra={"event": "unauthorized", "code": failure.code})
+    return responder.unauthorized(failure.code, failure.message, invocation.request_id)
 
 
 def _push(record: SourceRecord, settings: Settings, invocation: Invocation) -> Answer:
-    """A TDMQ-CMQ push has queue semantics over HTTP: a poison message is acknowledged (200)."""
+    """A poison message is acknowledged (200): the queue would redeliver it for a day."""
     result = RecordResult.of(record, settings, invocation)
     if result.problem is not None:
         return responder.push_skipped(record.coordinates, result.problem, invocation.request_id)
@@ -195,7 +218,7 @@ class RecordResult:
         return Status.FAILED in self.statuses
 
 
-def queue_flow(batch: QueueBatch, invocation: Invocation) -> dict[str, Any]:
+def queue_flow(batch: QueueBatch | EventBridgeBatch, invocation: Invocation) -> dict[str, Any]:
     """Every record processed; raises RetryLater (after the whole batch) when a retry can help."""
     settings = invocation.configured()
     records = [RecordResult.of(record, settings, invocation) for record in batch.records]

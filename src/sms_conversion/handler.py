@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from . import codes, logs, responder
 from .clock import time_limit_seconds
 from .credentials import MissingCredentialsError
-from .flows import Invocation, direct_flow, http_flow, queue_flow
+from .flows import Invocation, direct_flow, http_flow, push_flow, queue_flow
 from .instance import WarmInstance
 from .responder import DeploymentFaultRaised, InvocationFailed, RetryLater
 from .settings import ConfigurationError, Settings, load_settings
-from .sources import DIRECT, AnswerKind, HttpRequest, QueueBatch, Source, UnrecognisedEvent, adapt, recognise
+from .sources import (
+    DIRECT,
+    AnswerKind,
+    CmqPush,
+    DirectInvocation,
+    EventBridgeBatch,
+    HttpRequest,
+    QueueBatch,
+    Source,
+    UnrecognisedEvent,
+    adapt,
+    recognise,
+)
 
 logger = logging.getLogger(logs.LOGGER_NAME)
 
@@ -78,16 +91,10 @@ class Application:
         try:
             settings = load_settings(self.instance.environ)
             _check_against_limit(settings, limit)
-            # Built now (it connects to nothing) so a URL redis-py refuses is a named misconfiguration.
-            self.instance.idempotency_store(settings)
+            _check_redis_url(self.instance, settings)
             problem = None
         except ConfigurationError as exc:
             settings, problem = None, str(exc)
-        except Exception as exc:
-            settings, problem = (
-                None,
-                f"invalid configuration: REDIS_URL: rejected by the Redis client ({type(exc).__name__})",
-            )
         logs.configure(settings.LOG_LEVEL if settings else "INFO")
         return Invocation(self.instance, request_id, started, limit, settings, problem)
 
@@ -96,49 +103,99 @@ class Application:
             adapted = self.adapt(source, event, self.instance.clock.now())
         except UnrecognisedEvent as exc:
             logger.error("unrecognised event", extra={"event": "unrecognised_event", "reason": str(exc)})
-            answer = responder.unrecognised(str(exc), invocation.request_id)
-            return answer.as_http() if source.answer is AnswerKind.HTTP else answer.as_direct()
-        if isinstance(adapted, HttpRequest):
-            answer = http_flow(adapted, invocation)
-            invocation.summary["status"] = answer.status
-            return answer.as_http()
-        if isinstance(adapted, QueueBatch):
-            return queue_flow(adapted, invocation)
-        return direct_flow(adapted, invocation)
+            return _shaped(responder.unrecognised(str(exc), invocation.request_id), source.answer, invocation)
+        # The adapter's type decides the flow (and with it the answer's shape): nothing guesses again.
+        flow: Callable[[Any, Invocation], Any] = FLOWS[type(adapted)]
+        return flow(adapted, invocation)
 
     def _answer_exception(
         self, exc: Exception, kind: AnswerKind, invocation: Invocation | None, request_id: str
     ) -> Any:
-        """The exception map: each exception's answer in the shape the trigger needs (or a raise)."""
-        if isinstance(exc, RetryLater):
-            raise exc  # deliberate: the platform redelivers, and the reason was logged
-        if isinstance(exc, (ConfigurationError, MissingCredentialsError)) and invocation is not None:
-            code = codes.MISSING_CREDENTIALS if isinstance(exc, MissingCredentialsError) else codes.MISCONFIGURED
-            answer = invocation.misconfigured(str(exc), code)
-            if kind is AnswerKind.QUEUE:
-                # Raise: the batch is redelivered once the operator fixes the variable.
-                raise ConfigurationError(str(exc)) from None
-            invocation.summary["status"] = answer.status
-            return answer.as_http() if kind is AnswerKind.HTTP else answer.as_direct()
-        logger.error(
-            "unexpected error",
-            extra={"event": "unexpected_error", "exception": type(exc).__name__, "traceback": logs.safe_traceback(exc)},
-        )
-        if kind is AnswerKind.QUEUE:
-            raise InvocationFailed(f"unexpected {type(exc).__name__}; see the unexpected_error log line") from None
-        answer = responder.unexpected(request_id)
-        return answer.as_http() if kind is AnswerKind.HTTP else answer.as_direct()
+        """The boundary: the registry's answer for the exception, in the shape the trigger needs (or a raise)."""
+        answer_for: ExceptionAnswer = _lookup(EXCEPTION_ANSWERS, exc)
+        return answer_for(exc, kind, invocation, request_id)
+
+
+# ---- the flow of each adapted type ----------------------------------------------------------------
+
+FLOWS: dict[type, Callable[[Any, Invocation], Any]] = {
+    HttpRequest: http_flow,
+    CmqPush: push_flow,
+    QueueBatch: queue_flow,
+    EventBridgeBatch: queue_flow,
+    DirectInvocation: direct_flow,
+}
+
+
+# ---- the exception registry: one answer per exception type, in each answer kind's shape ------------------
+
+ExceptionAnswer = Callable[[Exception, AnswerKind, "Invocation | None", str], Any]
+
+
+def _shaped(answer: responder.Answer, kind: AnswerKind, invocation: Invocation | None) -> Any:
+    """An answer in the kind's shape; a queue raises instead (redelivery is the only answer it has)."""
+    if invocation is not None:
+        invocation.summary["status"] = answer.status
+    return answer.as_http() if kind is AnswerKind.HTTP else answer.as_direct()
+
+
+def _redeliver(exc: Exception, kind: AnswerKind, invocation: Invocation | None, request_id: str) -> Any:
+    raise exc  # deliberate: the platform redelivers, and the reason was logged
+
+
+def _misconfigured(exc: Exception, kind: AnswerKind, invocation: Invocation | None, request_id: str) -> Any:
+    if invocation is None:  # never met: a configuration problem is known once the invocation exists
+        return _unexpected(exc, kind, invocation, request_id)
+    code = codes.MISSING_CREDENTIALS if isinstance(exc, MissingCredentialsError) else codes.MISCONFIGURED
+    answer = invocation.misconfigured(str(exc), code)
+    if kind is AnswerKind.QUEUE:
+        # Raise: the batch is redelivered once the operator fixes the variable.
+        raise ConfigurationError(str(exc)) from None
+    return _shaped(answer, kind, invocation)
+
+
+def _unexpected(exc: Exception, kind: AnswerKind, invocation: Invocation | None, request_id: str) -> Any:
+    logger.error(
+        "unexpected error",
+        extra={"event": "unexpected_error", "exception": type(exc).__name__, "traceback": logs.safe_traceback(exc)},
+    )
+    if kind is AnswerKind.QUEUE:
+        raise InvocationFailed(f"unexpected {type(exc).__name__}; see the unexpected_error log line") from None
+    return _shaped(responder.unexpected(request_id), kind, invocation)
+
+
+EXCEPTION_ANSWERS: dict[type[Exception], ExceptionAnswer] = {
+    RetryLater: _redeliver,
+    ConfigurationError: _misconfigured,
+    MissingCredentialsError: _misconfigured,
+    Exception: _unexpected,
+}
+# Why an invocation raised, for its `invocation` line.
+RAISE_REASONS: dict[type[Exception], str] = {
+    DeploymentFaultRaised: "deployment_fault",
+    RetryLater: "retry",
+    ConfigurationError: "misconfigured",
+    Exception: "unexpected_error",
+}
+
+
+def _lookup(table: dict[type[Exception], Any], exc: Exception) -> Any:
+    """The entry of the nearest class in the exception's hierarchy (Exception catches the rest)."""
+    return next(table[cls] for cls in type(exc).__mro__ if cls in table)
 
 
 def _raise_reason(exc: Exception) -> str:
-    """Why an invocation raised, for its `invocation` line."""
-    if isinstance(exc, DeploymentFaultRaised):
-        return "deployment_fault"
-    if isinstance(exc, RetryLater):
-        return "retry"
-    if isinstance(exc, ConfigurationError):
-        return "misconfigured"
-    return "unexpected_error"
+    return str(_lookup(RAISE_REASONS, exc))
+
+
+def _check_redis_url(instance: WarmInstance, settings: Settings) -> None:
+    """Builds the Redis client now (it connects to nothing), so a URL redis-py refuses is a named misconfiguration."""
+    try:
+        instance.idempotency_store(settings)
+    except ValueError as exc:  # redis-py's word for a URL it cannot read; its text may hold the password
+        raise ConfigurationError(
+            f"invalid configuration: REDIS_URL: rejected by the Redis client ({type(exc).__name__})"
+        ) from None
 
 
 def _recognised(event: object) -> Source:

@@ -84,7 +84,7 @@ class SourceRecord(NamedTuple):
 
 
 class HttpRequest(NamedTuple):
-    """An HTTP call: API Gateway integration request, Function URL, or TDMQ-CMQ push.
+    """An HTTP call: an API Gateway integration request or a Function URL request.
 
     `raw_body` is the body as sent (base64 decoded), `None` when it cannot be read;
     `problem` is the first reason it cannot be used (too large, bad base64, not UTF-8,
@@ -99,15 +99,29 @@ class HttpRequest(NamedTuple):
     payload: Any = None
     problem: BodyProblem | None = None
 
-    # For a TDMQ-CMQ push, the message inside it (poison when the body cannot be read).
-    push: SourceRecord | None = None
+
+class CmqPush(NamedTuple):
+    """A TDMQ-CMQ push to the Function URL: HTTP on the way in, queue semantics for its one message (a
+    poison message is acknowledged, only a failure a retry can fix is non-2xx, it cannot sign)."""
+
+    request: HttpRequest
+    record: SourceRecord
 
     @property
-    def is_queue_push(self) -> bool:
-        return self.push is not None
+    def trigger(self) -> str:
+        return self.request.trigger
 
 
 class QueueBatch(NamedTuple):
+    """CKafka or CMQ topic records: each its own outcome; a raise when a retry can help."""
+
+    trigger: str
+    records: list[SourceRecord]
+
+
+class EventBridgeBatch(NamedTuple):
+    """EventBridge envelopes (one, or a batch delivery): queue semantics, as QueueBatch."""
+
     trigger: str
     records: list[SourceRecord]
 
@@ -119,7 +133,7 @@ class DirectInvocation(NamedTuple):
     trigger: str = "direct"
 
 
-Adapted = HttpRequest | QueueBatch | DirectInvocation
+Adapted = HttpRequest | CmqPush | QueueBatch | EventBridgeBatch | DirectInvocation
 
 
 class Source(NamedTuple):
@@ -182,7 +196,6 @@ def _http_unwrapper(trigger: str) -> Callable[[Any, float], Adapted]:
         headers = _string_map(event.get("headers"), lower=True)
         method = event.get("httpMethod")
         raw_body, payload, problem = _read_body(event.get("body"), event.get("isBase64Encoded") is True)
-        push = _guarded(0, lambda _: _push_record(headers, payload, problem, now)) if trigger == "cmq_push" else None
         return HttpRequest(
             trigger=trigger,
             method=method.upper() if isinstance(method, str) else "",
@@ -191,10 +204,16 @@ def _http_unwrapper(trigger: str) -> Callable[[Any, float], Adapted]:
             raw_body=raw_body,
             payload=payload,
             problem=problem,
-            push=push,
         )
 
     return unwrap
+
+
+def _cmq_push(event: dict[str, Any], now: float) -> Adapted:
+    request = _http_unwrapper("cmq_push")(event, now)
+    assert isinstance(request, HttpRequest)
+    record = _guarded(0, lambda _: _push_record(request.headers, request.payload, request.problem, now))
+    return CmqPush(request, record)
 
 
 def _push_record(headers: dict[str, str], payload: Any, problem: BodyProblem | None, now: float) -> SourceRecord:
@@ -302,14 +321,16 @@ def _cmq_batch(event: dict[str, Any], now: float) -> Adapted:
 
 def _eventbridge_single(trigger: str) -> Callable[[Any, float], Adapted]:
     def unwrap(event: dict[str, Any], now: float) -> Adapted:
-        return QueueBatch(trigger, [_guarded(0, _event_record, event, now)])
+        return EventBridgeBatch(trigger, [_guarded(0, _event_record, event, now)])
 
     return unwrap
 
 
 def _eventbridge_batch(event: Any, now: float) -> Adapted:
     events = event["EventList"] if isinstance(event, dict) else event
-    return QueueBatch("eventbridge", [_guarded(index, _event_record, item, now) for index, item in enumerate(events)])
+    return EventBridgeBatch(
+        "eventbridge", [_guarded(index, _event_record, item, now) for index, item in enumerate(events)]
+    )
 
 
 def _guarded(index: int, adapt_record: Callable[..., SourceRecord], *args: Any) -> SourceRecord:
@@ -458,7 +479,7 @@ def _decoded(
 
 FUNCTION_URL = Source("function_url", AnswerKind.HTTP, _http_unwrapper("function_url"))
 API_GATEWAY = Source("apigw", AnswerKind.HTTP, _http_unwrapper("apigw"))
-CMQ_PUSH = Source("cmq_push", AnswerKind.HTTP, _http_unwrapper("cmq_push"))
+CMQ_PUSH = Source("cmq_push", AnswerKind.HTTP, _cmq_push)
 CKAFKA = Source("ckafka", AnswerKind.QUEUE, _ckafka_batch)
 CMQ_TOPIC = Source("cmq", AnswerKind.QUEUE, _cmq_batch)
 # A single TDMQ connector event keeps the trigger name it always had; every other envelope is "eventbridge".
