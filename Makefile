@@ -47,7 +47,7 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest -m "not slow" -n $(PYTEST_WORKERS) --dist worksteal \
-		-p no:schemathesis --ignore tests/test_contract_served.py $(PYTEST_ARGS)
+		-p no:schemathesis --ignore tests/local/test_contract_served.py $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	@$(BIN)/python -m pytest -m slow -p no:xdist $(PYTEST_ARGS)

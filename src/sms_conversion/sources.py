@@ -191,27 +191,26 @@ def _unrecognised(answer: AnswerKind, reason: str) -> Source:
 # ---- HTTP ---------------------------------------------------------------------------------
 
 
-def _http_unwrapper(trigger: str) -> Callable[[Any, float], Adapted]:
-    def unwrap(event: dict[str, Any], now: float) -> Adapted:
-        headers = _string_map(event.get("headers"), lower=True)
-        method = event.get("httpMethod")
-        raw_body, payload, problem = _read_body(event.get("body"), event.get("isBase64Encoded") is True)
-        return HttpRequest(
-            trigger=trigger,
-            method=method.upper() if isinstance(method, str) else "",
-            headers=headers,
-            query=_string_map(event.get("queryString"), lower=False),
-            raw_body=raw_body,
-            payload=payload,
-            problem=problem,
-        )
+def _http_request(trigger: str, event: dict[str, Any]) -> HttpRequest:
+    method = event.get("httpMethod")
+    raw_body, payload, problem = _read_body(event.get("body"), event.get("isBase64Encoded") is True)
+    return HttpRequest(
+        trigger=trigger,
+        method=method.upper() if isinstance(method, str) else "",
+        headers=_string_map(event.get("headers"), lower=True),
+        query=_string_map(event.get("queryString"), lower=False),
+        raw_body=raw_body,
+        payload=payload,
+        problem=problem,
+    )
 
-    return unwrap
+
+def _http_unwrapper(trigger: str) -> Callable[[Any, float], Adapted]:
+    return lambda event, now: _http_request(trigger, event)
 
 
 def _cmq_push(event: dict[str, Any], now: float) -> Adapted:
-    request = _http_unwrapper("cmq_push")(event, now)
-    assert isinstance(request, HttpRequest)
+    request = _http_request("cmq_push", event)
     record = _guarded(0, lambda _: _push_record(request.headers, request.payload, request.problem, now))
     return CmqPush(request, record)
 

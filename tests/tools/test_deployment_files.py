@@ -1,5 +1,5 @@
 """Deployment files that work as written: template.yaml, serverless.yml and the CAM policies (the deploy
-tool itself: test_deploy.py, and with the real tccli: test_deploy_tccli.py)."""
+tool itself: test_deploy_tool.py, and with the real tccli: test_deploy_with_tccli.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Stacks, regions and ownership: staging and production, two regions, one account; a deploy and a destroy that
 touch only their own stack. In-process against the stand-in (regions, CAM and Cloud Monitor for the account,
-tags, 20 items a page); the same with the real tccli is test_deploy_tccli.py (slow)."""
+tags, 20 items a page); the same with the real tccli is test_deploy_with_tccli.py (slow)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_deploy import FIRST, MUTATING, SECRET, InProcessCloud
+from test_deploy_tool import FIRST, MUTATING, SECRET, InProcessCloud
 
 from emulator.cloud import CloudStandIn
 from tools import deploy

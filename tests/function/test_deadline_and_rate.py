@@ -1,19 +1,18 @@
-"""Retries, classification, deadline, credentials and clients: the real SDK against the emulator."""
+"""Time and pace: the invocation's deadline, each call's budget, the rate limiter, the client pool and its
+connections."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FakeClock, body_of, ckafka_event, http_event, log_lines, scf_context
 
-from emulator import PERMANENT_KEY, Fault, KeyPair, SmsEmulator
+from emulator import Fault, SmsEmulator
 from sms_conversion.clock import Deadline, time_limit_seconds
-from sms_conversion.credentials import MissingCredentialsError, RoleCredential
 from sms_conversion.handler import Application
 from sms_conversion.ratelimit import RateLimiter
 from sms_conversion.responder import RetryLater
@@ -21,142 +20,6 @@ from sms_conversion.responder import RetryLater
 
 def report_one(app: Application, serial: str = "s-1", **context: Any) -> Any:
     return app.handle({"SerialNo": serial}, scf_context(**context))
-
-
-@pytest.mark.parametrize(
-    "fault",
-    [
-        Fault(error_code="InternalError.SendAndRecvFail", times=2),
-        Fault(error_code="InternalError", times=2),
-        Fault(error_code="RequestLimitExceeded.UinLimitExceeded", times=2),
-        Fault(error_code="ServiceUnavailable", times=2),
-        Fault(error_code="ResourceUnavailable", times=2),
-        Fault(http_status=502, times=2),
-        Fault(drop=True, times=2),
-    ],
-)
-def test_transient_failures_are_retried_until_success(app: Application, scf_env: SmsEmulator, fault: Fault) -> None:
-    scf_env.inject(fault)
-    result = report_one(app)
-    assert result["StatusCode"] == 200
-    assert scf_env.snapshot()["requests"] == 3
-    assert len(scf_env.reports) == 1
-
-
-@pytest.mark.parametrize(
-    "code", ["InvalidParameterValue", "InvalidParameter.X", "MissingParameter", "FailedOperation.X", "LimitExceeded.X"]
-)
-def test_a_refusal_of_the_message_is_never_retried(app: Application, scf_env: SmsEmulator, code: str) -> None:
-    scf_env.inject(Fault(error_code=code, times=5))
-    result = report_one(app)
-    assert (result["StatusCode"], result["Error"]["Code"], result["Retryable"]) == (422, code, False)
-    assert scf_env.snapshot()["requests"] == 1
-
-
-def test_token_failure_is_retried_once(app: Application, scf_env: SmsEmulator) -> None:
-    scf_env.inject(Fault(error_code="AuthFailure.TokenFailure"))
-    assert report_one(app)["StatusCode"] == 200
-    assert scf_env.snapshot()["requests"] == 2
-
-
-def test_token_failure_twice_is_given_up_and_left_for_redelivery(app: Application, scf_env: SmsEmulator) -> None:
-    scf_env.inject(Fault(error_code="AuthFailure.TokenFailure", times=5))
-    with pytest.raises(RetryLater):
-        report_one(app)
-    assert scf_env.snapshot()["requests"] == 2
-
-
-def test_attempts_are_bounded(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "3")
-    scf_env.inject(Fault(error_code="InternalError", times=10))
-    with pytest.raises(RetryLater):
-        report_one(app)
-    assert scf_env.snapshot()["requests"] == 3
-
-
-def test_rotated_role_credentials_are_picked_up_by_a_warm_instance(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert report_one(app, "before")["StatusCode"] == 200
-    rotated = KeyPair(
-        "AKIDEMULATOR00ROTATED00000000000002", "rotated-secret-key-000000000002", "rotated-token-" + "r" * 40
-    )
-    scf_env.add_key(rotated)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETID", rotated.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", rotated.secret_key)
-    monkeypatch.setenv("TENCENTCLOUD_SESSIONTOKEN", rotated.token or "")
-    assert report_one(app, "after")["StatusCode"] == 200
-    assert scf_env.snapshot()["connections"] == 1  # same client and connection, new keys
-    assert [report["SecretId"] for report in scf_env.reports] == [
-        "AKIDEMULATOR00TEMPORARY0000000000001",
-        rotated.secret_id,
-    ]
-
-
-def test_temporary_keys_without_their_token_are_refused(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN")
-    with pytest.raises(RetryLater):
-        report_one(app)
-    assert scf_env.snapshot()["rejected"][0]["Code"] == "AuthFailure.TokenFailure"
-
-
-def test_local_variables_and_permanent_keys(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", PERMANENT_KEY.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", PERMANENT_KEY.secret_key)
-    assert report_one(app)["StatusCode"] == 200
-    assert scf_env.reports[0]["SecretId"] == PERMANENT_KEY.secret_id
-
-
-def test_a_wrong_secret_key_is_a_signature_failure_the_emulator_finds(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "not-the-right-key-000000000000")
-    with pytest.raises(RetryLater) as caught:
-        report_one(app)
-    assert json.loads(str(caught.value))["Error"]["Code"] == "AuthFailure.SignatureFailure"
-    assert scf_env.snapshot()["rejected"] == [{"Code": "AuthFailure.SignatureFailure", "SerialNo": None}]
-
-
-def test_the_region_is_checked(app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SMS_REGION", "eu-nowhere")
-    with pytest.raises(RetryLater) as caught:
-        report_one(app)
-    assert json.loads(str(caught.value))["Error"]["Code"] == "UnsupportedRegion"
-
-
-def test_credential_chain(tmp_path: Path) -> None:
-    profile = tmp_path / "credentials"
-    profile.write_text("[default]\nsecret_id = AKIDPROFILE\nsecret_key = profile-key\n")
-    env = {
-        "TENCENTCLOUD_SECRETID": "AKIDSCF",
-        "TENCENTCLOUD_SECRETKEY": "scf-key",
-        "TENCENTCLOUD_SESSIONTOKEN": "tok",
-        "TENCENTCLOUD_SECRET_ID": "AKIDLOCAL",
-        "TENCENTCLOUD_SECRET_KEY": "local-key",
-    }
-    credential = RoleCredential(env, profile)
-    assert credential.get_credential_info() == ("AKIDSCF", "scf-key", "tok")
-    del env["TENCENTCLOUD_SECRETKEY"]
-    assert credential.get_credential_info() == ("AKIDLOCAL", "local-key", None)
-    env["TENCENTCLOUD_SESSION_TOKEN"] = "local-token"
-    assert credential.get_credential_info() == ("AKIDLOCAL", "local-key", "local-token")
-    env.clear()
-    assert credential.get_credential_info() == ("AKIDPROFILE", "profile-key", None)
-    assert "profile-key" not in repr(credential)
-    profile.write_text("[default]\nsecret_id = \n")
-    import os
-
-    os.utime(profile, (1, 1))
-    with pytest.raises(MissingCredentialsError, match="TENCENTCLOUD_SECRET_ID"):
-        credential.get_credential_info()
-    with pytest.raises(MissingCredentialsError):
-        RoleCredential({}, tmp_path / "absent").get_credential_info()
 
 
 @pytest.mark.parametrize(
@@ -258,9 +121,6 @@ def test_rate_limiter_gives_up_rather_than_wait_past_the_deadline(clock: FakeClo
     assert clock.slept == []
 
 
-# ---- the deadline ---------------------------------------------------------------------------
-
-
 def test_a_trickling_answer_is_cut_at_the_calls_budget(
     app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -319,61 +179,6 @@ def test_answer_margin_grows_with_the_batch(clock: FakeClock) -> None:
     assert small.remaining() == pytest.approx(2.7)
     assert large.remaining() == pytest.approx(1.7)  # 10,000 x 0.1 ms more to wind down
     assert large.until_end() == pytest.approx(3.0)
-
-
-@pytest.mark.parametrize(
-    ("attempts", "faults"),
-    [
-        ("1", [Fault(error_code="AuthFailure.TokenFailure")]),
-        ("2", [Fault(error_code="InternalError"), Fault(error_code="AuthFailure.TokenFailure")]),
-    ],
-)
-def test_a_token_failure_on_the_last_attempt_is_left_for_redelivery(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, attempts: str, faults: list[Fault]
-) -> None:
-    monkeypatch.setenv("SMS_MAX_ATTEMPTS", attempts)
-    scf_env.inject(*faults)
-    with pytest.raises(RetryLater) as caught:
-        app.handle(ckafka_event([{"SerialNo": "tok-1"}]), scf_context())
-    assert json.loads(str(caught.value))["Failed"] == 1
-
-
-@pytest.mark.parametrize(
-    ("status", "requests", "answer"),
-    [(404, 1, 503), (400, 1, 503), (403, 1, 503), (408, 3, 502), (429, 3, 502), (503, 3, 502)],
-)
-def test_only_transient_http_statuses_are_retried_and_a_4xx_is_the_endpoints_fault(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, status: int, requests: int, answer: int
-) -> None:
-    """The SMS API answers every error as HTTP 200: a 404 means SMS_ENDPOINT is not the API (a deployment fault)."""
-    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "3")
-    scf_env.inject(Fault(http_status=status, times=9))
-    response = app.handle(http_event({"SerialNo": "n-1"}), scf_context())
-    assert scf_env.snapshot()["requests"] == requests
-    body = body_of(response)
-    assert response["statusCode"] == answer
-    assert body["Error"] == {"Code": "ServerNetworkError", "Message": f"the API answered with HTTP {status}"}
-    assert body["Retryable"] is True
-    assert ("Hint" in body) is (answer == 503)
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        '{"Response": {"Error": {"Code": 123, "Message": "odd"}, "RequestId": "r"}}',
-        '{"Response": {"Error": {"Code": null}, "RequestId": "r"}}',
-        '{"Nothing": 1}',
-        "[]",
-    ],
-)
-def test_an_answer_the_sdk_cannot_interpret_is_retried_and_releases_the_claim(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, raw: str
-) -> None:
-    monkeypatch.setenv("SMS_MAX_ATTEMPTS", "1")
-    scf_env.inject(Fault(raw_body=raw))
-    with pytest.raises(RetryLater):
-        app.handle(ckafka_event([{"SerialNo": "odd-1"}]), scf_context())
-    assert app.handle(ckafka_event([{"SerialNo": "odd-1"}]), scf_context())["Reported"] == 1
 
 
 @pytest.mark.parametrize("limit", [float("inf"), "inf", "1e400", float("nan"), -5, 10**400])

@@ -2,7 +2,7 @@
 
 The stand-in (emulator/cloud.py) keeps state like SCF, CAM, CLS and Cloud Monitor, refuses a parameter the
 SDK's request model lacks (as the API does) and is checked here against the response models too. The same
-tool with the real tccli over HTTPS is test_deploy_tccli.py (slow).
+tool with the real tccli over HTTPS is test_deploy_with_tccli.py (slow).
 """
 
 from __future__ import annotations
@@ -350,7 +350,7 @@ def test_the_alarms_cover_what_operators_must_hear_about() -> None:
 
 def test_tccli_request_files_are_private_and_gone_after_each_call(tmp_path: Path) -> None:
     """The one seam tested with a stand-in binary: what tccli finds on disk while it runs (the real tccli
-    runs in test_deploy_tccli.py). It records the request file's mode and that the secret is inside."""
+    runs in test_deploy_with_tccli.py). It records the request file's mode and that the secret is inside."""
     probe = tmp_path / "tccli"
     log = tmp_path / "seen.txt"
     probe.write_text(
