@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_deploy_tool import FIRST, MUTATING, SECRET, InProcessCloud
+from deploy_doubles import FIRST, MUTATING, SECRET, InProcessCloud
 
 from emulator.cloud import CloudStandIn
 from tools import deploy

@@ -12,35 +12,14 @@ import json
 import re
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
+from deploy_doubles import FIRST, MUTATING, PUSH, REDIS, SECRET, InProcessCloud
 
 from emulator.cloud import CloudStandIn, unknown_fields
 from emulator.signing import ApiError
 from sms_conversion.logfields import LOG_FIELDS
 from tools import deploy, resources
-
-SECRET = "deploy-test-signing-secret-0001"
-PUSH = "deploy-test-push-token-000001"
-REDIS = "redis://:hunter2-redis-password@10.0.0.5:6379/0"
-MUTATING = re.compile(r"^(Create|Update|Modify|Put|Delete|Attach|Detach|Binding)")
-
-
-class InProcessCloud:
-    """The stand-in's dispatch without the transport: requests and answers checked against the SDK models."""
-
-    def __init__(self, stand_in: CloudStandIn, region: str = "ap-guangzhou") -> None:
-        self.stand_in = stand_in
-        self.region = region
-
-    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
-        try:
-            result = self.stand_in.dispatch(service, action, json.loads(json.dumps(params)), region or self.region)
-        except ApiError as exc:
-            raise deploy.CloudError(exc.code, exc.message) from None
-        assert not unknown_fields(service, f"{action}Response", result), (action, result)
-        return result
 
 
 @pytest.fixture
@@ -72,9 +51,6 @@ def run(
 def variables(cloud: CloudStandIn) -> dict[str, str]:
     function = cloud.functions[("default", "report-conversion")]
     return {item["Key"]: item["Value"] for item in function.config["Environment"]["Variables"]}
-
-
-FIRST = {"REPORT_SIGNING_SECRET": SECRET, "CMQ_PUSH_TOKEN": PUSH, "REDIS_URL": REDIS}
 
 
 def test_a_first_deploy_creates_everything_and_a_second_creates_nothing(cloud: CloudStandIn, package: Path) -> None:

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from test_deploy_tool import FIRST, InProcessCloud
+from deploy_doubles import FIRST, InProcessCloud
 
 from emulator.cloud import CloudStandIn
 from local.runtime import function_from_template
