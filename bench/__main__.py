@@ -631,19 +631,7 @@ def main(write: Callable[[str], None] = print) -> int:
     previous = verified.read_text() if verified.is_file() else (results.read_text() if results.is_file() else "")
     package = previous[previous.index("<!-- package:start -->") :] if "<!-- package:start -->" in previous else ""
     results.write_text(header + text + "\n" + (f"\n{package}" if package else ""))
-    update_readme(text)
     return 0 if all(row.met for row in rows) else 1
-
-
-def update_readme(text: str) -> None:
-    """Keep README's table the last measured one (between its bench markers)."""
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    if start in content and end in content:
-        before, rest = content.split(start, 1)
-        _, after = rest.split(end, 1)
-        readme.write_text(f"{before}{start}\n{text}\n{end}{after}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The callers teams copy (callers/<language>/) sign as the README says: each runs as its stock toolchain runs a
+"""The callers teams copy (callers/<language>/) sign as docs/security.md says: each runs as its stock toolchain runs a
 single file, against a real `make serve` with signing on, and the emulator behind it receives the report.
 
 Slow (toolchains compile and start JVMs): `make test-slow`. In CI a missing toolchain fails the test (.ci/run
@@ -150,4 +150,4 @@ def test_each_caller_is_short_and_names_the_signed_bytes(language: str) -> None:
     text = source.read_text()
     assert len(text.splitlines()) <= 60
     assert "The signed bytes: the X-Timestamp value, a dot, then the raw body exactly as sent." in text
-    assert f"callers/{language}/{source.name}" in (ROOT / "README.md").read_text()
+    assert f"../callers/{language}/{source.name}" in (ROOT / "docs" / "security.md").read_text()

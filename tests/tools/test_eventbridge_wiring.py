@@ -1,4 +1,4 @@
-"""The README's EventBridge wiring commands work as written: every `tccli eb` action and parameter, and every
+"""docs/deploy.md's EventBridge wiring commands work as written: every `tccli eb` action and parameter, and every
 key of the JSON values, exists in the EventBridge API's request models (tccli is generated from the same API)."""
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from tencentcloud.eb.v20210416 import models
 
 
 def wiring_commands() -> list[list[str]]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Wiring EventBridge to the function", 1)[1].split("\n### ", 1)[0]
+    page = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = page.split("## Wiring EventBridge to the function", 1)[1].split("\n## ", 1)[0]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
     commands = [shlex.split(line) for line in block.splitlines() if line.strip()]
     inline = re.search(r"`(tccli eb PutEvents .+?)`;", section, re.DOTALL)
-    assert inline is not None, "the PutEvents example is gone from the README"
+    assert inline is not None, "the PutEvents example is gone from docs/deploy.md"
     commands.append(shlex.split(inline.group(1).replace("\n", " ")))
     return commands
 

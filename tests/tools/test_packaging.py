@@ -27,14 +27,18 @@ def test_template_lists_every_setting_and_they_load() -> None:
     assert settings.SMS_SDK_APP_ID is None
 
 
-def test_readme_documents_settings_events_and_commands() -> None:
+def docs() -> str:
+    return "\n".join(page.read_text() for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+
+
+def test_readme_documents_settings_and_the_docs_every_event_and_command() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in SETTINGS:
-        assert f"`{name}`" in readme, name
+        assert f"`{name}`" in readme, name  # the configuration table
     for event in EVENTS.glob("*.json"):
-        assert f"events/{event.name}" in readme, event.name
+        assert f"events/{event.name}" in docs(), event.name
     for command in ("make invoke", "make test", "make lint", "make bench"):
-        assert command in readme
+        assert command in docs()
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
@@ -69,11 +73,11 @@ def test_sample_events_for_scf_native_invoke_survive_its_eval(event: str) -> Non
     assert ast.literal_eval(text) == json.loads(text)
 
 
-def test_readme_says_which_codes_are_which_and_names_every_event() -> None:
+def test_the_docs_say_which_codes_are_which_and_name_every_log_event() -> None:
     from sms_conversion import classifier
     from sms_conversion.logfields import EVENTS as LOG_EVENTS
 
-    readme = (ROOT / "README.md").read_text()
+    readme = docs()
     for rule in classifier.RULES:
         assert f"`{rule.pattern}`" in readme, rule.pattern
     for event in LOG_EVENTS:

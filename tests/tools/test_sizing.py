@@ -71,3 +71,21 @@ def test_make_deploy_prints_the_capacity_beside_the_cap_and_warns(package: Path)
         "4 instances reach about 360 records/s; a full CKafka batch of 1000 takes about 11 s"
     ) in text
     assert "deploy: warning: SMS_MAX_RPS=240 is above the ~90 records/s one 128 MB instance can report" in text
+
+
+def test_the_sizing_page_shows_the_figures_deploy_plans_with() -> None:
+    import json
+    import re
+
+    from conftest import ROOT
+
+    figures = json.loads((ROOT / "deploy" / "sizing.json").read_text())
+    page = (ROOT / "docs" / "sizing.md").read_text()
+    table = page.split("<!-- sizing:start -->", 1)[1].split("<!-- sizing:end -->", 1)[0]
+    rows = re.findall(r"\| (\d+) MB \| (\d+)% \| (\d+) \| ([\d.]+) s \| ([\d.]+) \|", table)
+    expected = [
+        (size, str(figures["cpu_share_percent"][size]), str(rate), f"{figures['cold_start_seconds'][size]:g}",
+         f"{int(size) / 1024 * 1000 / rate:.2f}")
+        for size, rate in sorted(figures["records_per_second"].items(), key=lambda item: int(item[0]))
+    ]  # fmt: skip
+    assert rows == expected
