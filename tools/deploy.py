@@ -129,7 +129,8 @@ class Tccli:
 
     def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f"{action}-", suffix=".json", dir=self.workdir)
+        # The process id in the name: a second deploy running at once never takes this file for a stale one.
+        handle, name = tempfile.mkstemp(prefix=f"{action}-{os.getpid()}-", suffix=".json", dir=self.workdir)
         try:
             # mkstemp creates the file 0600: it may hold the zip, the signing secret, the push token.
             with os.fdopen(handle, "w") as out:
@@ -699,6 +700,27 @@ def _describe_source(name: str, source: Source) -> str:
     return f"{name}={shown} ({source.origin})"
 
 
+def remove_stale_requests(directory: Path) -> None:
+    """A run killed with SIGKILL leaves the one request file tccli had open (it may hold a secret): gone now.
+    Only a dead process's: another deploy running at once (staging and production together) keeps its own."""
+    for stale in directory.glob("*.json") if directory.is_dir() else []:
+        parts = stale.name.split("-")
+        owner = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+        if owner is not None and owner != os.getpid() and _alive(owner):
+            continue
+        stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _sleeper(cloud: Cloud | None) -> Callable[[float], None]:
     return time.sleep if cloud is None else (lambda _: None)
 
@@ -743,9 +765,7 @@ def main(
     if args.command == "apply" and not args.zip.is_file():
         print(f"{name}: no package at {args.zip}: make package", file=out)
         return 1
-    # A run killed with SIGKILL leaves the one request file tccli had open (it may hold a secret): gone now.
-    for stale in REQUESTS.glob("*.json") if REQUESTS.is_dir() else []:
-        stale.unlink(missing_ok=True)
+    remove_stale_requests(REQUESTS)
     plan = Plan(out, args.dry_run, name)
     try:
         unset = frozenset(item.strip() for item in args.unset.split(",") if item.strip())

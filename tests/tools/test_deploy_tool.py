@@ -380,3 +380,24 @@ def test_the_stand_in_answers_cls_not_found_for_an_id_it_does_not_hold(
         with pytest.raises(ApiError) as raised:
             cloud.dispatch("cls", action, {id_key: "gone-0001"})
         assert raised.value.code == code, action
+
+
+def test_two_deploys_at_once_never_delete_each_others_request_files(tmp_path: Path) -> None:
+    """A stale request file is a dead process's; a live one's (a second deploy running now) is left."""
+    import os
+    import subprocess
+    import sys
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / f"CreateFunction-{sleeper.pid}-abc.json"
+        dead = tmp_path / "CreateFunction-999999-def.json"
+        legacy = tmp_path / "CreateFunction-xyz.json"
+        mine = tmp_path / f"GetRole-{os.getpid()}-ghi.json"
+        for path in (live, dead, legacy, mine):
+            path.write_text("{}")
+        deploy.remove_stale_requests(tmp_path)
+        assert sorted(path.name for path in tmp_path.iterdir()) == [live.name]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
