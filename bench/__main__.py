@@ -585,15 +585,19 @@ def eventbridge_row(endpoint: str) -> Row:
          "data": {"SerialNo": f"eb-e-{i}"}}
         for i in range(EVENTBRIDGE_BATCH)
     ]  # fmt: skip
-    times = {}
+    # Two rounds, the order swapped in the second, each run on an emptied emulator (its report list grows with
+    # every run); the better of each: one long batch is at the mercy of a shared machine's slow spells.
+    times: dict[str, float] = {}
     with open(os.devnull, "w") as devnull, redirect_stdout(devnull):
-        for name, event in (("ckafka", ckafka), ("eventbridge", events)):
-            app = Application()
-            app.handle(ckafka_batch(f"warm-{name}", 20), {"time_limit_in_ms": 600_000})
-            started = time.perf_counter()
-            summary = app.handle(event, {"time_limit_in_ms": 600_000})
-            times[name] = time.perf_counter() - started
-            assert summary["Reported"] == EVENTBRIDGE_BATCH, summary
+        for order in ((("ckafka", ckafka), ("eventbridge", events)), (("eventbridge", events), ("ckafka", ckafka))):
+            for name, event in order:
+                reset(endpoint)
+                app = Application()
+                app.handle(ckafka_batch(f"warm-{name}", 20), {"time_limit_in_ms": 600_000})
+                started = time.perf_counter()
+                summary = app.handle(event, {"time_limit_in_ms": 600_000})
+                times[name] = min(times.get(name, float("inf")), time.perf_counter() - started)
+                assert summary["Reported"] + summary["Duplicates"] == EVENTBRIDGE_BATCH, summary
     ratio = times["eventbridge"] / times["ckafka"]
     return Row(
         f"EventBridge batch of {EVENTBRIDGE_BATCH:,} events against a CKafka batch of {EVENTBRIDGE_BATCH:,} records "

@@ -1,15 +1,14 @@
 """Report one conversion through the official SDK: the call, its retries, and the classifier's verdict.
 
-Clients: the SDK's client holds one `requests.Session` and is not thread-safe
-(its maintainers say "one client per thread"), so a `ClientPool` lends each
-worker a client of its own for the length of one report and takes it back
-afterwards. The pool lives for the warm instance, so connections are reused
+Clients: the SDK's client is not thread-safe (its maintainers say "one client
+per thread", and each holds one connection: `transport.Connection`), so a
+`ClientPool` lends each worker a client of its own for the length of one report
+and takes it back afterwards. The pool lives for the warm instance, so connections are reused
 across records and invocations: N reports open at most `SMS_CONCURRENCY`
 connections, not N.
 
-Retries are a loop of a dozen lines rather than tenacity: jittered exponential
-backoff, attempts and the deadline as the stop conditions. The library cost
-15 ms of every cold start for that (measured with `-X importtime`).
+Retries are a loop of a dozen lines (docs/development.md, "Dependencies"): jittered
+exponential backoff, attempts and the deadline as the stop conditions.
 """
 
 from __future__ import annotations
