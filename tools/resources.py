@@ -371,17 +371,28 @@ class _FunctionPart(Resource):
     the stack's when found (the walk never reaches it on a function that is not)."""
 
 
-class HttpTrigger(_FunctionPart):
-    kind = "scf Function URL"
+class _Trigger(_FunctionPart):
+    """One of the function's triggers, found by its name among the function's."""
 
-    def name(self, d: Deployer) -> str:
-        return d.names.http_trigger
+    trigger_type = ""
 
     def read(self, d: Deployer) -> dict[str, Any] | None:
         for trigger in d.triggers():
             if trigger.get("TriggerName") == self.name(d):
                 return {**trigger, "Tags": d.tags()}
         return None
+
+    def delete(self, d: Deployer, found: dict[str, Any]) -> None:
+        d.change("scf", "DeleteTrigger", {**d.function_key, "TriggerName": self.name(d), "Type": self.trigger_type})
+        d.plan.say("delete", self.label(d))
+
+
+class HttpTrigger(_Trigger):
+    kind = "scf Function URL"
+    trigger_type = "http"
+
+    def name(self, d: Deployer) -> str:
+        return d.names.http_trigger
 
     def ensure(self, d: Deployer, found: dict[str, Any] | None) -> None:
         desc = {"AuthType": "NONE", "NetConfig": {"EnableIntranet": False, "EnableExtranet": True}}
@@ -412,13 +423,10 @@ class HttpTrigger(_FunctionPart):
         d.forget_triggers()
         d.plan.say("create", self.label(d), "open; the function demands signed requests")
 
-    def delete(self, d: Deployer, found: dict[str, Any]) -> None:
-        d.change("scf", "DeleteTrigger", {**d.function_key, "TriggerName": self.name(d), "Type": "http"})
-        d.plan.say("delete", self.label(d))
 
-
-class CkafkaTrigger(_FunctionPart):
+class CkafkaTrigger(_Trigger):
     kind = "scf CKafka trigger"
+    trigger_type = "ckafka"
 
     def __init__(self, kafka: Mapping[str, Any]) -> None:
         self.kafka = kafka
@@ -433,12 +441,6 @@ class CkafkaTrigger(_FunctionPart):
             "retry": CKAFKA_RETRY,
             "timeOut": d.desired.timeout,
         }
-
-    def read(self, d: Deployer) -> dict[str, Any] | None:
-        for trigger in d.triggers():
-            if trigger.get("TriggerName") == self.name(d):
-                return {**trigger, "Tags": d.tags()}
-        return None
 
     def ensure(self, d: Deployer, found: dict[str, Any] | None) -> None:
         params = {
@@ -457,14 +459,12 @@ class CkafkaTrigger(_FunctionPart):
             d.change("scf", "UpdateTrigger", {**params, "Qualifier": str(found.get("Qualifier") or "$DEFAULT")})
             d.plan.say("update", self.label(d), "maxMsgNum, offset, retry or timeout")
 
-    def delete(self, d: Deployer, found: dict[str, Any]) -> None:
-        d.change("scf", "DeleteTrigger", {**d.function_key, "TriggerName": self.name(d), "Type": "ckafka"})
-        d.plan.say("delete", self.label(d))
 
+class _FunctionSetting(_FunctionPart):
+    """A setting of the function's (read with `read_action`): it goes when the function goes."""
 
-class AsyncRetries(_FunctionPart):
-    kind = "scf asynchronous retries"
     goes_with = "the function"
+    read_action = ""
 
     def name(self, d: Deployer) -> str:
         return ""
@@ -475,8 +475,13 @@ class AsyncRetries(_FunctionPart):
     def read(self, d: Deployer) -> dict[str, Any] | None:
         if d.current is None:
             return None
-        current = d.read("scf", "GetFunctionEventInvokeConfig", d.function_key) or {}
+        current = d.read("scf", self.read_action, d.function_key) or {}
         return {**current, "Tags": d.tags()}
+
+
+class AsyncRetries(_FunctionSetting):
+    kind = "scf asynchronous retries"
+    read_action = "GetFunctionEventInvokeConfig"
 
     def ensure(self, d: Deployer, found: dict[str, Any] | None) -> None:
         if found is not None and same_json(found.get("AsyncTriggerConfig"), ASYNC_RETRY):
@@ -486,21 +491,9 @@ class AsyncRetries(_FunctionPart):
         d.plan.say("update", self.label(d), "2 retries within 6 hours (CMQ topic, EventBridge, Invoke Event)")
 
 
-class ReservedConcurrency(_FunctionPart):
+class ReservedConcurrency(_FunctionSetting):
     kind = "scf reserved concurrency"
-    goes_with = "the function"
-
-    def name(self, d: Deployer) -> str:
-        return ""
-
-    def label(self, d: Deployer) -> str:
-        return self.kind
-
-    def read(self, d: Deployer) -> dict[str, Any] | None:
-        if d.current is None:
-            return None
-        current = d.read("scf", "GetReservedConcurrencyConfig", d.function_key) or {}
-        return {**current, "Tags": d.tags()}
+    read_action = "GetReservedConcurrencyConfig"
 
     def ensure(self, d: Deployer, found: dict[str, Any] | None) -> None:
         instances, memory = d.desired.instances, d.desired.memory
