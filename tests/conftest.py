@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -356,3 +357,54 @@ def redis_env(scf_env: SmsEmulator, redis_server: RedisServer, monkeypatch: pyte
     """SCF's environment with REDIS_URL pointing at the test's redis-server."""
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     return redis_server
+
+
+# ---- `make serve` as a process -----------------------------------------------------------------
+
+
+def wait_for_port(port: int, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Served:
+    """`make serve`'s command on a free port: its URL, its process, and where its stderr (the function's lines,
+    the banner) went: a file, never a pipe nobody reads while requests run."""
+
+    def __init__(self, home: Path, extra: dict[str, str]) -> None:
+        env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+        env.update({"HOME": str(home), **extra})
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/"
+        self.stdout_path, self.stderr_path = home / "serve.stdout", home / "serve.stderr"
+        with self.stdout_path.open("w") as out, self.stderr_path.open("w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "local.serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=err
+            )
+        # The port is bound first, the function loaded next: ready once the banner says so.
+        deadline = time.monotonic() + 20
+        while (
+            not (wait_for_port(port, 0.2) and "# serving the function" in self.stderr) and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        if "# serving the function" not in self.stderr:
+            self.stop()
+            raise RuntimeError(f"make serve did not start: {self.stderr[-300:]}")
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)

@@ -11,13 +11,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CONFIG_VARIABLES, ROOT, free_port
+from conftest import ROOT, Served, free_port
 
 from emulator import SmsEmulator
 
@@ -31,40 +30,13 @@ CALLERS = {
 }
 
 
-class Served:
-    def __init__(self, url: str, process: subprocess.Popen[str], banner: str) -> None:
-        self.url, self.process, self.banner = url, process, banner
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, _emulator_server: SmsEmulator) -> Iterator[Served]:
     """`make serve`'s command with signing on, in front of the test's emulator (an emulator you run)."""
-    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
-    env.update(
-        {
-            "HOME": str(tmp_path_factory.mktemp("serve")),
-            "REPORT_SIGNING_SECRET": SECRET,
-            "SMS_ENDPOINT": _emulator_server.endpoint,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    banner = [process.stderr.readline(), process.stderr.readline()]
-    deadline = time.monotonic() + 20
-    while "serving the function" not in banner[0] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield Served(f"http://127.0.0.1:{port}/", process, "".join(banner))
-    process.terminate()
-    process.wait(timeout=10)
+    extra = {"REPORT_SIGNING_SECRET": SECRET, "SMS_ENDPOINT": _emulator_server.endpoint, "LOG_LEVEL": "WARNING"}
+    server = Served(tmp_path_factory.mktemp("serve"), extra)
+    yield server
+    server.stop()
 
 
 def toolchain(language: str) -> list[str]:
@@ -99,7 +71,7 @@ def run_caller(language: str, url: str, secret: str, body: str, tmp_path: Path) 
 
 
 def test_make_serve_says_signing_is_on(served: Served) -> None:
-    assert "signing on (1 secret in REPORT_SIGNING_SECRET); push token off" in served.banner
+    assert "signing on (1 secret in REPORT_SIGNING_SECRET); push token off" in served.stderr
 
 
 @pytest.mark.parametrize("language", sorted(CALLERS))

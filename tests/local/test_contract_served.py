@@ -7,10 +7,6 @@ checked in the fast suite (test_contract.py).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from conftest import CONFIG_VARIABLES, ROOT, free_port
+from conftest import ROOT, Served
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -47,33 +43,9 @@ if os.environ.get("CI") != "true":
     schema.config.phases.update(phases=["examples", "fuzzing"])
 
 
-class Served:
-    def __init__(self, port: int, process: subprocess.Popen[bytes]) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = process
-
-
-def start_serve(tmp_path: Path, extra: dict[str, str]) -> Served:
+def start_serve(home: Path, extra: dict[str, str]) -> Served:
     """`make serve`'s command, on a free port, against its embedded emulator."""
-    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
-    env.update({"HOME": str(tmp_path), "LOG_LEVEL": "WARNING", **extra})
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return Served(port, process)
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("make serve did not start")
+    return Served(home, {"LOG_LEVEL": "WARNING", **extra})
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +56,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serve
     }
     yield servers
     for server in servers.values():
-        server.process.terminate()
-        server.process.wait(timeout=10)
+        server.stop()
 
 
 class SignedSession(requests.Session):
