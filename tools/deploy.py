@@ -460,6 +460,15 @@ class Deployer:
             if not items or (total is not None and seen >= int(total)) or (total is None and len(items) < size):
                 return
 
+    def named(
+        self, service: str, action: str, params: dict[str, Any], key: str, field: str, name: str
+    ) -> dict[str, Any] | None:
+        """The first item whose `field` is exactly `name`, read page after page (a lookup's filter is fuzzy)."""
+        for item in self.each(service, action, params, key):
+            if item.get(field) == name:
+                return dict(item)
+        return None
+
     def error(self, code: str, message: str) -> CloudError:
         return CloudError(code, message)
 

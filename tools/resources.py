@@ -111,11 +111,10 @@ class Policy(Resource):
 
     def read(self, d: Deployer) -> dict[str, Any] | None:
         name = self.name(d)
-        for item in d.each("cam", "ListPolicies", {"Keyword": name, "Scope": "Local"}, "List"):
-            if item.get("PolicyName") == name:
-                d.ids["policy"] = str(item["PolicyId"])
-                return dict(item)
-        return None
+        found = d.named("cam", "ListPolicies", {"Keyword": name, "Scope": "Local"}, "List", "PolicyName", name)
+        if found is not None:
+            d.ids["policy"] = str(found["PolicyId"])
+        return found
 
     def legacy(self, d: Deployer, found: Mapping[str, Any]) -> bool:
         return _marked(found.get("Description"), d)
@@ -249,10 +248,7 @@ class Topic(Resource):
         if logset is None or logset == NEW:
             return None
         filters = [{"Key": "topicName", "Values": [self.name(d)]}, {"Key": "logsetId", "Values": [logset]}]
-        for item in d.each("cls", "DescribeTopics", {"Filters": filters}, "Topics"):
-            if item.get("TopicName") == self.name(d):
-                return dict(item)
-        return None
+        return d.named("cls", "DescribeTopics", {"Filters": filters}, "Topics", "TopicName", self.name(d))
 
     def legacy(self, d: Deployer, found: Mapping[str, Any]) -> bool:
         return str(found.get("TopicId")) in d.referenced
@@ -517,10 +513,7 @@ class ClsNotice(Resource):
 
     def read(self, d: Deployer) -> dict[str, Any] | None:
         filters = [{"Key": "name", "Values": [self.name(d)]}]
-        for item in d.each("cls", "DescribeAlarmNotices", {"Filters": filters}, "AlarmNotices"):
-            if item.get("Name") == self.name(d):
-                return dict(item)
-        return None
+        return d.named("cls", "DescribeAlarmNotices", {"Filters": filters}, "AlarmNotices", "Name", self.name(d))
 
     def legacy(self, d: Deployer, found: Mapping[str, Any]) -> bool:
         return str(found.get("AlarmNoticeId")) in d.referenced
@@ -630,10 +623,9 @@ class Dashboard(Resource):
 
     def read(self, d: Deployer) -> dict[str, Any] | None:
         filters = [{"Key": "dashboardName", "Values": [self.name(d)]}]
-        for item in d.each("cls", "DescribeDashboards", {"Filters": filters}, "DashboardInfos"):
-            if item.get("DashboardName") == self.name(d):
-                return dict(item)
-        return None
+        return d.named(
+            "cls", "DescribeDashboards", {"Filters": filters}, "DashboardInfos", "DashboardName", self.name(d)
+        )
 
     def legacy(self, d: Deployer, found: Mapping[str, Any]) -> bool:
         return any(topic in str(found.get("Data") or "") for topic in d.referenced)
@@ -685,10 +677,7 @@ class MonitorNotice(Resource):
 
     def read(self, d: Deployer) -> dict[str, Any] | None:
         params = {"Module": "monitor", "Order": "ASC", "Name": self.name(d)}
-        for item in d.each("monitor", "DescribeAlarmNotices", params, "Notices"):
-            if item.get("Name") == self.name(d):
-                return dict(item)
-        return None
+        return d.named("monitor", "DescribeAlarmNotices", params, "Notices", "Name", self.name(d))
 
     def legacy(self, d: Deployer, found: Mapping[str, Any]) -> bool:
         return str(found.get("Id")) in d.referenced
@@ -742,10 +731,7 @@ class MonitorAlarm(Resource):
 
     def read(self, d: Deployer) -> dict[str, Any] | None:
         params = {"Module": "monitor", "PolicyName": self.name(d)}
-        for item in d.each("monitor", "DescribeAlarmPolicies", params, "Policies"):
-            if item.get("PolicyName") == self.name(d):
-                return dict(item)
-        return None
+        return d.named("monitor", "DescribeAlarmPolicies", params, "Policies", "PolicyName", self.name(d))
 
     def legacy(self, d: Deployer, found: Mapping[str, Any]) -> bool:
         if _marked(found.get("Remark"), d):

@@ -356,7 +356,7 @@ def test_the_deployers_cam_policy_allows_every_action_deploy_and_destroy_call() 
     """deploy/deployer-policy.json is what README tells the person deploying to attach: nothing more, nothing less."""
     source = Path(deploy.__file__).read_text() + Path(resources.__file__).read_text()
     called = {f"name/{service}:{action}" for service, action in re.findall(
-        r'(?:self|d)\.(?:call|change|read|each)\(\s*"(\w+)",\s*"(\w+)"', source)}  # fmt: skip
+        r'(?:self|d)\.(?:call|change|read|each|named)\(\s*"(\w+)",\s*"(\w+)"', source)}  # fmt: skip
     # A function setting's read is named by its class (resources._FunctionSetting.read_action).
     called |= {f"name/scf:{action}" for action in re.findall(r'read_action = "(\w+)"', source)}
     policy = deploy.load_json("deployer-policy.json")
