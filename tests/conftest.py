@@ -20,6 +20,7 @@ from fakes import ScriptedApi
 from hypothesis import settings
 
 from emulator import PERMANENT_KEY, TEMPORARY_KEY, SmsEmulator
+from emulator.tencent_redis import TencentRedis
 from sms_conversion import logs
 from sms_conversion.handler import Application
 from sms_conversion.instance import WarmInstance
@@ -352,10 +353,31 @@ def redis_server(_redis_session: RedisServer) -> Iterator[RedisServer]:
 __all__ = ["PERMANENT_KEY", "TEMPORARY_KEY"]
 
 
+@pytest.fixture(scope="session")
+def _tencent_redis_session(_redis_session: RedisServer) -> Iterator[TencentRedis]:
+    proxy = TencentRedis(lambda: _redis_session.port)
+    yield proxy
+    proxy.close()
+
+
 @pytest.fixture
-def redis_env(scf_env: SmsEmulator, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> RedisServer:
-    """SCF's environment with REDIS_URL pointing at the test's redis-server."""
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
+def tencent_redis(redis_server: RedisServer, _tencent_redis_session: TencentRedis) -> Iterator[TencentRedis]:
+    """The strict stand-in for TencentDB for Redis in front of the test's redis-server, its faults cleared."""
+    _tencent_redis_session.clear()
+    _tencent_redis_session.commands.clear()
+    _tencent_redis_session.refused.clear()
+    yield _tencent_redis_session
+    _tencent_redis_session.clear()
+    _tencent_redis_session.drop_connections()
+
+
+@pytest.fixture
+def redis_env(
+    scf_env: SmsEmulator, redis_server: RedisServer, tencent_redis: TencentRedis, monkeypatch: pytest.MonkeyPatch
+) -> RedisServer:
+    """SCF's environment with REDIS_URL pointing at the strict stand-in in front of the test's redis-server
+    (what the function uses); the server itself is returned, its `url` for tests that look at the keys."""
+    monkeypatch.setenv("REDIS_URL", tencent_redis.url)
     return redis_server
 
 

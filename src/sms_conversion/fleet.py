@@ -7,21 +7,25 @@ answers how long to wait for it, or refuses without reserving when the wait
 would not leave time for the call. Time is Redis's own (`TIME`), so the
 instances' clocks never disagree. Pacing the starts, rather than counting a
 second's worth at once, is what keeps *arrivals* at the API under the limit in
-every one-second window (see README, "Rate"). No library: `limits` answers only
+every one-second window (docs/behaviour.md#rate-the-instance-and-the-fleet). No library: `limits` answers only
 yes or no (a second round trip per refusal) and would add four packages to the zip.
 
-When Redis fails, the per-instance limit (which always applies) is all that
-is left: the limiter says so once per invocation and lets calls through.
+When Redis fails, or answers what the script cannot return, the per-instance
+limit (which always applies) is all that is left: the limiter says so once per
+invocation and lets calls through. The script is sent with EVAL, its one key in
+KEYS (see redislink for what Tencent's Redis and its cluster proxy accept).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
 from .logs import LOGGER_NAME
+from .redislink import RedisLink, RedisUnavailable, unexpected_reply
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -29,7 +33,9 @@ FLEET_KEY = "sms-report-conversion:fleet-tat"
 
 # KEYS[1]: the fleet's TAT in microseconds. ARGV: emission interval, longest acceptable wait (both µs).
 # Returns the microseconds to wait for the reserved slot, or -1 when none was reserved.
+# redis.replicate_commands(): Redis 4.0 (which Tencent sold) refuses a write after TIME without it; a no-op later.
 _ACQUIRE_SCRIPT = """
+redis.replicate_commands()
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local interval = tonumber(ARGV[1])
@@ -47,11 +53,8 @@ return wait
 class FleetLimiter:
     """One per invocation (so "Redis is down" is said once per invocation), sharing the instance's client."""
 
-    def __init__(self, client: Any, limit: int, clock: Clock, key: str = FLEET_KEY) -> None:
-        import redis
-
-        self._script = client.register_script(_ACQUIRE_SCRIPT)
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+    def __init__(self, link: RedisLink, limit: int, clock: Clock, key: str = FLEET_KEY) -> None:
+        self._link = link
         self._interval_us = max(1, round(1_000_000 / limit))
         self._clock = clock
         self._key = key
@@ -64,15 +67,20 @@ class FleetLimiter:
             return True
         max_wait_us = int(max(0.0, deadline.remaining() - MIN_USEFUL_CALL_SECONDS) * 1_000_000)
         try:
-            wait_us = int(self._script(keys=[self._key], args=[self._interval_us, max_wait_us]))
-        except self._errors as exc:
-            self._fall_back(type(exc).__name__)
+            wait_us = self._link.run("fleet slot", deadline.remaining(), self._reserve(max_wait_us))
+            if type(wait_us) is not int:
+                raise unexpected_reply("fleet slot", wait_us)
+        except RedisUnavailable as exc:
+            self._fall_back(exc.reason)
             return True
         if wait_us < 0:
             return False
         if wait_us > 0:
             self._clock.sleep(wait_us / 1_000_000)
         return True
+
+    def _reserve(self, max_wait_us: int) -> Callable[[Any], Any]:
+        return lambda client: client.eval(_ACQUIRE_SCRIPT, 1, self._key, self._interval_us, max_wait_us)
 
     def _fall_back(self, reason: str) -> None:
         with self._lock:

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import codes
-from .clock import Clock
+from .clock import Clock, Deadline
 from .logs import LOGGER_NAME
 from .outcome import Outcome, Status, duplicate, not_attempted
+from .redislink import RedisLink, RedisUnavailable, unexpected_reply
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -43,11 +44,13 @@ class StoreUnavailable(Exception):
 
 
 class IdempotencyStore(Protocol):
-    def claim(self, key: str, token: str, in_progress_ms: int) -> Claim: ...
+    """`budget_seconds`: how long the operation may take, every step included (a store in memory ignores it)."""
 
-    def complete(self, key: str, ttl_seconds: int) -> None: ...
+    def claim(self, key: str, token: str, in_progress_ms: int, budget_seconds: float) -> Claim: ...
 
-    def release(self, key: str, token: str) -> None: ...
+    def complete(self, key: str, ttl_seconds: int, budget_seconds: float) -> None: ...
+
+    def release(self, key: str, token: str, budget_seconds: float) -> None: ...
 
 
 def store_key(conversion_key: str) -> str:
@@ -71,7 +74,7 @@ class MemoryStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def claim(self, key: str, token: str, in_progress_ms: int) -> Claim:
+    def claim(self, key: str, token: str, in_progress_ms: int, budget_seconds: float = 0.0) -> Claim:
         now = self._clock.monotonic()
         with self._lock:
             entry = self._entries.get(key)
@@ -80,11 +83,11 @@ class MemoryStore:
             self._put(key, token, now + in_progress_ms / 1000)
             return Claim.ACQUIRED
 
-    def complete(self, key: str, ttl_seconds: int) -> None:
+    def complete(self, key: str, ttl_seconds: int, budget_seconds: float = 0.0) -> None:
         with self._lock:
             self._put(key, COMPLETED, self._clock.monotonic() + ttl_seconds)
 
-    def release(self, key: str, token: str) -> None:
+    def release(self, key: str, token: str, budget_seconds: float = 0.0) -> None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == token:
@@ -97,6 +100,17 @@ class MemoryStore:
             self._entries.popitem(last=False)
 
 
+# One round trip: mark the key in progress for ARGV[2] ms unless it is marked already; answer what it holds.
+# Sent with EVAL (see redislink): the one key is in KEYS, only `local` values, nothing global.
+_CLAIM_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'acquired'
+end
+return current
+"""
+
 # Delete only our own in-progress mark: after an expiry another invocation may own the key.
 _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -106,61 +120,41 @@ return 0
 """
 
 
-def redis_client(url: str, timeout_seconds: float) -> Any:
-    """A Redis client whose every command ends within `timeout_seconds`. Imported here, not at
-    module load: Redis costs no cold start unless REDIS_URL is set."""
-    import redis
-
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        retry_on_timeout=False,
-        decode_responses=True,
-        health_check_interval=30,
-    )
-
-
 class RedisStore:
-    """Shared by every instance. Any Redis failure surfaces as StoreUnavailable."""
+    """Shared by every instance. Any Redis failure, or a reply no Redis gives, surfaces as StoreUnavailable."""
 
-    def __init__(self, client: Any) -> None:
-        import redis
-
-        self.client = client
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self._release = client.register_script(_RELEASE_SCRIPT)
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
 
     @classmethod
     def from_url(cls, url: str, timeout_seconds: float) -> RedisStore:
-        return cls(redis_client(url, timeout_seconds))
+        return cls(RedisLink.from_url(url, timeout_seconds))
 
-    def claim(self, key: str, token: str, in_progress_ms: int) -> Claim:
-        try:
-            for _ in range(3):
-                if self.client.set(key, token, nx=True, px=max(1, in_progress_ms)):
-                    return Claim.ACQUIRED
-                current = self.client.get(key)
-                if current == COMPLETED:
-                    return Claim.COMPLETED
-                if current is not None:
-                    return Claim.IN_PROGRESS
-                # Expired between SET and GET: try to take it again.
-            return Claim.IN_PROGRESS
-        except self._errors as exc:
-            raise StoreUnavailable(type(exc).__name__) from None
+    def claim(self, key: str, token: str, in_progress_ms: int, budget_seconds: float) -> Claim:
+        reply = self._run(
+            "claim", budget_seconds, lambda r: r.eval(_CLAIM_SCRIPT, 1, key, token, max(1, in_progress_ms))
+        )
+        if not isinstance(reply, str):
+            raise StoreUnavailable(unexpected_reply("claim", reply).reason)
+        if reply == "acquired":
+            return Claim.ACQUIRED
+        return Claim.COMPLETED if reply == COMPLETED else Claim.IN_PROGRESS
 
-    def complete(self, key: str, ttl_seconds: int) -> None:
-        try:
-            self.client.set(key, COMPLETED, ex=max(1, ttl_seconds))
-        except self._errors as exc:
-            raise StoreUnavailable(type(exc).__name__) from None
+    def complete(self, key: str, ttl_seconds: int, budget_seconds: float) -> None:
+        reply = self._run("complete", budget_seconds, lambda r: r.set(key, COMPLETED, ex=max(1, ttl_seconds)))
+        if reply is not True:
+            raise StoreUnavailable(unexpected_reply("complete", reply).reason)
 
-    def release(self, key: str, token: str) -> None:
+    def release(self, key: str, token: str, budget_seconds: float) -> None:
+        reply = self._run("release", budget_seconds, lambda r: r.eval(_RELEASE_SCRIPT, 1, key, token))
+        if type(reply) is not int:
+            raise StoreUnavailable(unexpected_reply("release", reply).reason)
+
+    def _run(self, operation: str, budget_seconds: float, command: Callable[[Any], Any]) -> Any:
         try:
-            self._release(keys=[key], args=[token])
-        except self._errors as exc:
-            raise StoreUnavailable(type(exc).__name__) from None
+            return self.link.run(operation, budget_seconds, command)
+        except RedisUnavailable as exc:
+            raise StoreUnavailable(exc.reason) from None
 
 
 class IdempotencyGuard:
@@ -176,12 +170,15 @@ class IdempotencyGuard:
         self._down = threading.Event()
         self._lock = threading.Lock()
 
-    def run(self, conversion_key: str, claim_seconds: float, call: Callable[[], Outcome]) -> Outcome:
+    def run(
+        self, conversion_key: str, claim_seconds: float, deadline: Deadline, call: Callable[[], Outcome]
+    ) -> Outcome:
         """`call`'s outcome, or a duplicate / in-progress one without calling. `claim_seconds`: how long the
-        in-progress mark lasts (past the end of the invocation: no other instance reports it meanwhile; soon
-        after it: a crashed invocation never blocks a redelivery for long)."""
+        in-progress mark lasts (until the invocation can no longer report: no other instance reports it
+        meanwhile, and a crashed invocation blocks a redelivery no longer). The claim must be over by the
+        deadline; marking it done or releasing it afterwards has the time the deadline keeps back for it."""
         key, token = store_key(conversion_key), new_token()
-        claimed = self._claim(key, token, claim_seconds)
+        claimed = self._claim(key, token, claim_seconds, deadline.remaining())
         if claimed is Claim.COMPLETED:
             return duplicate("already reported within the idempotency TTL")
         if claimed is Claim.IN_PROGRESS:
@@ -192,25 +189,25 @@ class IdempotencyGuard:
             return outcome
         finally:
             if claimed is Claim.ACQUIRED:
-                self._settle(key, token, outcome)
+                self._settle(key, token, outcome, deadline.until_end())
 
-    def _claim(self, key: str, token: str, claim_seconds: float) -> Claim:
+    def _claim(self, key: str, token: str, claim_seconds: float, budget: float) -> Claim:
         if self._store is None or self._down.is_set():
             return Claim.UNAVAILABLE
         try:
-            return self._store.claim(key, token, int(claim_seconds * 1000))
+            return self._store.claim(key, token, int(claim_seconds * 1000), budget)
         except Exception as exc:  # StoreUnavailable, or anything else a store may raise: never fail for it
             self._degrade(exc)
             return Claim.UNAVAILABLE
 
-    def _settle(self, key: str, token: str, outcome: Outcome | None) -> None:
+    def _settle(self, key: str, token: str, outcome: Outcome | None, budget: float) -> None:
         if self._store is None or self._down.is_set():
             return
         try:
             if outcome is not None and outcome.status is Status.REPORTED:
-                self._store.complete(key, self._ttl)
+                self._store.complete(key, self._ttl, budget)
             else:
-                self._store.release(key, token)
+                self._store.release(key, token, budget)
         except Exception as exc:
             self._degrade(exc)
 

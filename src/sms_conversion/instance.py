@@ -11,7 +11,7 @@ from .clock import Clock, SystemClock
 from .credentials import RoleCredential
 from .faults import FaultMemory
 from .fleet import FleetLimiter
-from .idempotency import IdempotencyStore, MemoryStore, RedisStore, redis_client
+from .idempotency import IdempotencyStore, MemoryStore, RedisStore
 from .pipeline import AppPolicy, ReportingPipeline
 from .ratelimit import Limiter, RateLimiter
 from .reporter import ClientPool, ConversionReporter, CredentialSource
@@ -67,11 +67,12 @@ class WarmInstance:
         return self.memory_store if settings.REDIS_URL is None else self._redis_store(settings)
 
     def _redis_store(self, settings: Settings) -> RedisStore:
-        """The Redis client (in a store) for these settings, kept while URL and timeout stay the same."""
+        """The Redis link (in a store; the fleet limiter shares it) for these settings, kept while URL and timeout
+        stay the same: its connections, and what it has said about a misconfiguration, last the warm instance."""
         assert settings.REDIS_URL is not None
         key = (settings.REDIS_URL, settings.REDIS_TIMEOUT_SECONDS)
         if self._redis is None or self._redis[0] != key:
-            self._redis = (key, RedisStore(redis_client(*key)))
+            self._redis = (key, RedisStore.from_url(*key))
         return self._redis[1]
 
     def limiters(self, settings: Settings) -> list[Limiter]:
@@ -79,8 +80,8 @@ class WarmInstance:
         self.rate_limiter.set_limit(settings.SMS_MAX_RPS)
         limiters: list[Limiter] = [self.rate_limiter]
         if settings.SMS_FLEET_MAX_RPS is not None:
-            client = self._redis_store(settings).client
-            limiters.append(FleetLimiter(client, settings.SMS_FLEET_MAX_RPS, self.clock))
+            link = self._redis_store(settings).link
+            limiters.append(FleetLimiter(link, settings.SMS_FLEET_MAX_RPS, self.clock))
         return limiters
 
     def app_policy(self, settings: Settings) -> AppPolicy:

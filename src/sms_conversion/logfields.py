@@ -79,4 +79,5 @@ EVENTS = (
     "unauthenticated_endpoint",
     "idempotency_unavailable",
     "fleet_limit_unavailable",
+    "redis_misconfigured",
 )

@@ -29,7 +29,6 @@ from .reporter import ConversionReporter, CredentialSource
 from .settings import Settings
 
 logger = logging.getLogger(LOGGER_NAME)
-IN_PROGRESS_GRACE_SECONDS = 1.0
 
 
 class Conversion:
@@ -132,10 +131,12 @@ class _Run:
             return self.queue.popleft()
 
     def claim_lifetime(self) -> float:
-        """How long a claim lasts: the run's own (a backfill), else until the invocation ends, and a grace."""
+        """How long a claim lasts: the run's own (a backfill), else until the invocation ends. No longer: past
+        its end an invocation can report nothing, and a claim it left (killed, or Redis lost before "done")
+        would only hold back the redelivery (docs/behaviour.md#orphaned-claims)."""
         if self.claim_seconds is not None:
             return self.claim_seconds
-        return self.deadline.until_end() + IN_PROGRESS_GRACE_SECONDS
+        return max(0.001, self.deadline.until_end())
 
 
 class ReportingPipeline:
@@ -253,7 +254,9 @@ class ReportingPipeline:
         if refusal is not None:
             self._settle(run, conversion, refusal)
             return
-        outcome = self._guard.run(conversion.message.key, run.claim_lifetime(), lambda: self._call(run, conversion))
+        outcome = self._guard.run(
+            conversion.message.key, run.claim_lifetime(), run.deadline, lambda: self._call(run, conversion)
+        )
         self._settle(run, conversion, outcome)
 
     def _call(self, run: _Run, conversion: Conversion) -> Outcome:

@@ -179,6 +179,17 @@ def check_redis_url(value: str) -> None:
         ) from None
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError("must start with redis://, rediss:// or unix://")
+    if parts.query:
+        # redis-py lets URL options override the client's own (protocol=3 would bring back HELLO).
+        raise ValueError("takes no ?options: REDIS_TIMEOUT_SECONDS sets the timeout, and the protocol is RESP2")
+    if parts.username:
+        # redis-py sends a user name as `AUTH <user> <password>`, the ACL form TencentDB for Redis refuses; its
+        # accounts travel inside the password (connection guide, product 239/135926; accounts, 239/34590).
+        raise ValueError(
+            "a user name before ':' is sent as AUTH <user> <password>, which TencentDB for Redis refuses; put the "
+            "account in the password: redis://:<account>%40<password>@host:6379/0 (a custom account) or "
+            "redis://:<password>@host:6379/0"
+        )
     if parts.scheme == "unix":
         if not parts.path:
             raise ValueError("a unix:// URL needs the socket's path")

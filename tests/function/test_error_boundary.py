@@ -95,7 +95,7 @@ def test_a_fault_in_the_model_makes_one_poison_record_and_the_rest_are_reported(
 
 
 class BrokenStore(MemoryStore):
-    def claim(self, key: str, token: str, in_progress_ms: int) -> Any:
+    def claim(self, key: str, token: str, in_progress_ms: int, budget_seconds: float = 0.0) -> Any:
         raise RuntimeError(SECRET_IN_ERROR)
 
 

@@ -14,10 +14,11 @@ import pytest
 from conftest import ROOT, FakeClock, RedisServer, body_of, ckafka_event, http_event, log_lines, scf_context
 
 from emulator import SmsEmulator
+from emulator.tencent_redis import TencentRedis
 from sms_conversion.clock import Deadline
 from sms_conversion.fleet import FleetLimiter
 from sms_conversion.handler import Application
-from sms_conversion.idempotency import redis_client
+from sms_conversion.redislink import RedisLink
 
 pytestmark = pytest.mark.redis
 
@@ -102,18 +103,19 @@ def test_two_processes_share_one_limit(
 
 
 def test_each_call_reserves_the_next_slot_on_redis_time_and_never_waits_past_the_deadline(
-    redis_server: RedisServer, clock: FakeClock
+    redis_server: RedisServer, tencent_redis: TencentRedis, clock: FakeClock
 ) -> None:
-    client = redis_client(redis_server.url, 0.5)
-    limiter = FleetLimiter(client, 10, clock, key="test:fleet")
+    link = RedisLink.from_url(tencent_redis.url, 0.5)
+    client = link.client
+    limiter = FleetLimiter(link, 10, clock, key="test:fleet")
     roomy = Deadline(clock, clock.monotonic() + 5, clock.monotonic() + 6)
     assert all(limiter.acquire(roomy) for _ in range(4))
     # Paced, not bunched: one slot every 100 ms of Redis time (the fake clock does not move Redis's).
     assert clock.slept == pytest.approx([0.1, 0.2, 0.3], abs=0.02)
     tight = Deadline(clock, clock.monotonic() + 0.5, clock.monotonic() + 1)
-    FleetLimiter(client, 1, clock, key="test:slow").acquire(tight)  # takes the only slot of this second
+    FleetLimiter(link, 1, clock, key="test:slow").acquire(tight)  # takes the only slot of this second
     slept = len(clock.slept)
-    assert not FleetLimiter(client, 1, clock, key="test:slow").acquire(tight)  # a 1 s wait: no time for a call
+    assert not FleetLimiter(link, 1, clock, key="test:slow").acquire(tight)  # a 1 s wait: no time for a call
     assert len(clock.slept) == slept  # refused at once, no slot reserved
     ttl = client.pttl("test:slow")
     assert 0 < ttl <= 2000  # the key outlives its last reservation by a second, then goes

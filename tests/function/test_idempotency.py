@@ -18,6 +18,7 @@ import redis
 from conftest import ROOT, FakeClock, RedisServer, body_of, ckafka_event, http_event, log_lines, scf_context
 
 from emulator import Fault, SmsEmulator
+from emulator.tencent_redis import TencentRedis
 from sms_conversion.handler import Application
 from sms_conversion.idempotency import COMPLETED, Claim, MemoryStore, RedisStore, store_key
 from sms_conversion.message import ConversionMessage
@@ -75,21 +76,24 @@ def key_for(serial: str, app_id: str = "1400006666") -> str:
 
 
 @pytest.mark.redis
-def test_redis_store_flow(redis_server: RedisServer) -> None:
-    store = RedisStore.from_url(redis_server.url, 0.5)
+def test_redis_store_flow(redis_server: RedisServer, tencent_redis: TencentRedis) -> None:
+    store = RedisStore.from_url(tencent_redis.url, 0.5)
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    assert store.claim("k", "t1", 1500) is Claim.ACQUIRED
+    assert store.claim("k", "t1", 1500, 1.0) is Claim.ACQUIRED
     assert 0 < client.pttl("k") <= 1500
-    assert store.claim("k", "t2", 1500) is Claim.IN_PROGRESS
-    store.release("k", "t2")  # not ours: kept
+    assert store.claim("k", "t2", 1500, 1.0) is Claim.IN_PROGRESS
+    store.release("k", "t2", 1.0)  # not ours: kept
     assert client.get("k") == "t1"
-    store.release("k", "t1")
+    store.release("k", "t1", 1.0)
     assert client.get("k") is None
-    assert store.claim("k", "t3", 1500) is Claim.ACQUIRED
-    store.complete("k", 86400)
+    assert store.claim("k", "t3", 1500, 1.0) is Claim.ACQUIRED
+    store.complete("k", 86400, 1.0)
     assert client.get("k") == COMPLETED
     assert 86300 < client.ttl("k") <= 86400
-    assert store.claim("k", "t4", 1500) is Claim.COMPLETED
+    assert store.claim("k", "t4", 1500, 1.0) is Claim.COMPLETED
+    # Everything went through a Redis that refuses RESP3, ACL and CLIENT SETINFO: none of them was sent.
+    assert tencent_redis.refused == []
+    assert set(tencent_redis.names()) <= {"EVAL", "SET", "PING"}
 
 
 @pytest.mark.redis
@@ -284,19 +288,16 @@ def test_redis_refusing_connections_reports_anyway(
     assert "hunter2" not in out
 
 
-def test_the_in_progress_mark_outlives_the_invocation(
-    app: Application, scf_env: SmsEmulator, monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer
+def test_the_in_progress_mark_lasts_until_the_invocation_can_no_longer_report(
+    app: Application, scf_env: SmsEmulator, redis_env: RedisServer
 ) -> None:
-    import redis
-
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis.Redis.from_url(redis_env.url)
     seen: list[int] = []
     scf_env.on_request = lambda: seen.append(int(client.pttl(store_key("1400006666:mark-1"))))
     assert app.handle({"SerialNo": "mark-1"}, scf_context(time_limit_in_ms=3000))["StatusCode"] == 200
     [ttl_ms] = seen
-    # Seen during the call: the whole 3 s limit plus the 1 s grace, less the little time already spent.
-    assert 3500 < ttl_ms <= 4000
+    # Seen during the call: the rest of the 3 s limit (no longer: past it the invocation can report nothing).
+    assert 2500 < ttl_ms <= 3000
 
 
 def test_a_trickling_answer_never_lets_a_second_instance_report_the_same_serial(

@@ -318,7 +318,15 @@ def test_every_field_an_alarm_or_chart_queries_is_one_the_function_prints(
 
 def test_the_alarms_cover_what_operators_must_hear_about() -> None:
     events = {re.search(r'event:"(\w+)"', alarm["query"]).group(1) for alarm in deploy.load_json("cls/alarms.json")}  # type: ignore[union-attr]
-    assert {"deployment_fault", "misconfigured", "unexpected_error", "batch_retry", "record", "unauthorized"} <= events
+    assert {
+        "deployment_fault",
+        "misconfigured",
+        "redis_misconfigured",
+        "unexpected_error",
+        "batch_retry",
+        "record",
+        "unauthorized",
+    } <= events
     metrics = {alarm["metric"] for alarm in deploy.load_json("monitor/alarms.json")}
     assert metrics == {"Error", "Throttle", "Duration"}
     assert all(alarm["runbook"] for alarm in deploy.load_json("cls/alarms.json"))
