@@ -58,7 +58,7 @@ lint: $(STAMP)
 	@$(BIN)/mypy
 
 # make turns any failure into exit status 2; `.venv/bin/python -m local.invoke EVENT` keeps the
-# runner's own statuses (README, "Two commands").
+# runner's own statuses (README.md#two-commands).
 invoke: $(STAMP)
 	@$(BIN)/python -m local.invoke $(EVENT) $(if $(REAL),--real,)
 
@@ -72,7 +72,7 @@ call: export CALL_URL = $(value URL)
 call: export CALL_BODY = $(value BODY)
 call: export CALL_BODY_FILE = $(value BODY_FILE)
 
-# N signed conversions at RPS through a Function URL: what the sizing table is checked with (README, Sizing).
+# N signed conversions at RPS through a Function URL: what the sizing table is checked with (docs/sizing.md#checking-it-on-your-account).
 load: $(STAMP)
 	@$(BIN)/python -m local.load "$$LOAD_URL" -n $(or $(N),100) --rps $(or $(RPS),10)
 load: export LOAD_URL = $(value URL)

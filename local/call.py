@@ -1,4 +1,4 @@
-"""`make call URL=… BODY=…` (or `BODY_FILE=path`): sign one request as README's "Signing" says, post it.
+"""`make call URL=… BODY=…` (or `BODY_FILE=path`): sign one request as docs/security.md#signing says, and post it.
 
     REPORT_SIGNING_SECRET=… python -m local.call http://127.0.0.1:8000/ '{"SerialNo": "5000:1"}'
     REPORT_SIGNING_SECRET=… python -m local.call http://127.0.0.1:8000/ --body-file conversion.json

@@ -12,7 +12,8 @@ HTTP sample events are signed, or carry `?token=`, as real callers send them.
 
 Logs go to stderr, the return value to stdout (so `| jq` works). Exit status:
 0 for a 2xx answer or a queue summary, 1 for a 4xx/5xx answer, 2 when the
-invocation raised (SCF would redeliver a queue event), 64 for a bad event file.
+invocation raised (SCF would redeliver a queue event), 64 for a bad event file,
+78 when a variable is one the function would refuse (one line names it; nothing runs).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from local.call import signed_headers
-from local.runtime import SAMPLE_APP_IDS, TEMPLATE, import_handler, prepare
+from local.runtime import SAMPLE_APP_IDS, TEMPLATE, Refused, import_handler, prepare
 from sms_conversion import logs
 
-EXIT_ANSWER_ERROR, EXIT_RAISED, EXIT_BAD_EVENT = 1, 2, 64
+EXIT_ANSWER_ERROR, EXIT_RAISED, EXIT_BAD_EVENT, EXIT_CONFIG = 1, 2, 64, 78
 
 
 def read_event(path: Path) -> Any:
@@ -111,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     event, signed = as_callers_send_it(read_event(args.event), os.environ, time.time())
     if signed:
         print(f"# {args.event}: {signed}", file=sys.stderr)
-    target = prepare(args.real, args.template)
+    try:
+        target = prepare(args.real, args.template)
+    except Refused as exc:
+        print(f"make invoke: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.real and any(app_id in json.dumps(event) for app_id in SAMPLE_APP_IDS):
         print(
             "# warning: the event still carries a sample SmsSdkAppId (1400006666 / 1400000001): "

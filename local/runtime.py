@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from sms_conversion.settings import ConfigurationError, Endpoint, check_against_limit, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -63,31 +66,40 @@ class Target:
         return accepted
 
 
+class Refused(Exception):
+    """A setting the function would refuse, or read otherwise than meant: one line, and the runner does not start.
+    The text names variables, never their values (a mistyped variable may hold a secret)."""
+
+
 def prepare(real: bool, template: Path = TEMPLATE) -> Target:
-    """Set the process environment as SCF would, and choose the API.
+    """Set the process environment as SCF would, check it as the function will, and choose the API.
 
     - `real`: the real SMS API with your own credentials (local variables or profile file);
-    - `SMS_ENDPOINT` set to a loopback URL: an emulator you run (`make emulator`), with its test keys;
+    - `SMS_ENDPOINT` from your shell: used as the function would read it (a host without a scheme is https://),
+      with the emulator's test keys; a loopback host without a scheme, or the real API without `real`, is refused
+      with the line to write instead;
     - otherwise an emulator embedded in this process.
-    Variables already set in your shell win over template.yaml's.
+    Variables already set in your shell win over template.yaml's. Raises Refused where the function would answer
+    500 (misconfigured) to every request.
     """
     namespace, name, properties = function_from_template(template)
     external = os.environ.get("SMS_ENDPOINT", "").strip()
     variables = ((properties.get("Environment") or {}).get("Variables")) or {}
     for key, value in variables.items():
         os.environ.setdefault(str(key), "" if value is None else str(value))
+    check_configuration(os.environ, float(properties.get("Timeout") or 3))
     if real:
         # Never send emulator keys to the real API, and never a role left in the shell.
         for variable in ROLE_VARIABLES:
             os.environ.pop(variable, None)
-        endpoint = os.environ["SMS_ENDPOINT"]
+        endpoint = Endpoint.parse(os.environ["SMS_ENDPOINT"])
         kind = "the SMS API at" if _is_loopback(endpoint) else "the REAL SMS API at"
-        return Target(f"{kind} {endpoint}", namespace, name, properties)
+        return Target(f"{kind} {endpoint!r}", namespace, name, properties)
     from emulator import TEMPORARY_KEY, SmsEmulator
 
     emulator = None
-    if _is_loopback(external):
-        description = f"the SMS emulator you run at {external}"
+    if external:
+        description = f"{_shell_endpoint(external)} (SMS_ENDPOINT from your shell)"
     else:
         emulator = SmsEmulator().start()
         os.environ["SMS_ENDPOINT"] = emulator.endpoint
@@ -99,8 +111,37 @@ def prepare(real: bool, template: Path = TEMPLATE) -> Target:
     return Target(description, namespace, name, properties, emulator)
 
 
-def _is_loopback(endpoint: str) -> bool:
-    return endpoint.startswith(("http://127.", "http://localhost", "http://[::1]"))
+def check_configuration(environ: Mapping[str, str], time_limit: float) -> None:
+    """Refused where the function, given these variables and this time limit, would answer 500 to everything."""
+    try:
+        check_against_limit(load_settings(environ), time_limit)
+    except ConfigurationError as exc:
+        raise Refused(f"{exc} (the function would answer 500, misconfigured, to every request)") from None
+
+
+def _shell_endpoint(value: str) -> str:
+    """What an SMS_ENDPOINT from the shell reaches, as the function reads it; Refused where that cannot be meant."""
+    try:
+        endpoint = Endpoint.parse(value)
+    except ValueError as exc:
+        raise Refused(f"SMS_ENDPOINT: {exc}") from None
+    if not _is_loopback(endpoint):
+        raise Refused(
+            f"SMS_ENDPOINT={value} is not on this machine: add REAL=1 to call it with your own credentials, "
+            "or unset SMS_ENDPOINT for the embedded emulator"
+        )
+    if "://" not in value:
+        raise Refused(
+            f"SMS_ENDPOINT={value} is read as https://{endpoint.host} (a host without a scheme is https://, as the "
+            f"function reads it); for the emulator write SMS_ENDPOINT=http://{endpoint.host}"
+        )
+    kind = "the SMS emulator you run at" if endpoint.protocol == "http" else "the SMS API at"
+    return f"{kind} {endpoint!r}"
+
+
+def _is_loopback(endpoint: Endpoint) -> bool:
+    host = endpoint.host.rsplit(":", 1)[0] if not endpoint.host.startswith("[") else endpoint.host.split("]")[0] + "]"
+    return host.startswith("127.") or host in ("localhost", "[::1]")
 
 
 def import_handler() -> Any:

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.runtime import Target, import_handler, prepare
+from local.runtime import Refused, Target, import_handler, prepare
 from sms_conversion import logs
 
 Handler = Callable[[Any, Any], Any]
@@ -111,6 +111,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
 
+EXIT_CONFIG = 78  # a variable the function would refuse: nothing is served
+
+
 def make_server(handler: Handler, context: Callable[[], dict[str, Any]], port: int = 0) -> _Server:
     server = _Server(("127.0.0.1", port), _RequestHandler)
     server.handler = handler
@@ -151,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"make serve: cannot listen on 127.0.0.1:{args.port}: {_why(exc)}", file=sys.stderr)
         return 1
-    target: Target = prepare(args.real)
+    try:
+        target: Target = prepare(args.real)
+    except Refused as exc:
+        server.server_close()
+        print(f"make serve: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     # The function's lines go to stderr (set once, for every request's thread): stdout is the server's.
     logs.write_to(sys.stderr)
     server.handler, server.context = import_handler(), target.context

@@ -83,6 +83,7 @@ class ScriptedConnection:
         self.request_length = 0
         self.last_status: int | None = None
         self.last_failure: BaseException | None = None
+        self.last_reused = False
 
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         self.last_status = None

@@ -202,7 +202,8 @@ class Desired:
         try:
             count = int(instances)
         except ValueError:
-            raise StackError(f"RESERVED_INSTANCES={instances!r} is not a whole number") from None
+            where = f"{settings.where('RESERVED_INSTANCES')}: " if values.get("RESERVED_INSTANCES") else ""
+            raise StackError(f"{where}RESERVED_INSTANCES={instances!r} is not a whole number") from None
         return cls(
             namespace,
             Names(settings.name, name, str(properties["Role"])),
@@ -627,6 +628,14 @@ class Deployer:
     def not_ours(self) -> str:
         return f"not stack {self.names.stack}'s (no tag {STACK_TAG}={self.names.stack}): left alone"
 
+    def set_at(self, *keys: str) -> str:
+        """`file:line: ` of the first of `keys` the stack file sets (a refusal then says where to fix it), or ''."""
+        settings = self.desired.settings
+        for key in keys:
+            if key in settings.lines:
+                return f"{settings.where(key)}: "
+        return ""
+
     def refuse(self, message: str) -> None:
         if message not in self.refusals:
             self.refusals.append(message)
@@ -636,10 +645,10 @@ class Deployer:
         variables, desired = self.variables, self.desired
         problem = quota_problem(variables, desired.instances, desired.quota_rps)
         if problem:
-            self.refuse(problem)
+            self.refuse(self.set_at("SMS_FLEET_MAX_RPS", "SMS_MAX_RPS", "RESERVED_INSTANCES") + problem)
         endpoint = endpoint_problem(variables.get("SMS_ENDPOINT", ""), variables.get("SMS_REGION", ""))
         if endpoint:
-            self.refuse(endpoint)
+            self.refuse(self.set_at("SMS_ENDPOINT", "SMS_REGION") + endpoint)
         if not variables.get("REPORT_SIGNING_SECRET"):
             self.refuse(
                 "REPORT_SIGNING_SECRET is not set on the function nor in your shell, and the Function URL is open to "
@@ -769,7 +778,10 @@ def main(
     name = "deploy" if args.command == "apply" else "destroy"
     binary = shell.get("TCCLI") or shutil.which("tccli") or ("" if cloud is not None else None)
     if binary is None:
-        print(f"{name}: tccli is not installed: pip install tccli, then tccli configure (README, Deploy)", file=out)
+        print(
+            f"{name}: tccli is not installed: pip install tccli, then tccli configure (docs/deploy.md#step-by-step)",
+            file=out,
+        )
         return 1
     if args.command == "apply" and not args.zip.is_file():
         print(f"{name}: no package at {args.zip}: make package", file=out)

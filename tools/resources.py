@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tools.deploy import Deployer
 
-# The longest redelivery the platform allows (README, "How long the operator has"): CKafka's trigger retries
+# The longest redelivery the platform allows (docs/behaviour.md#how-long-the-operator-has): CKafka's trigger retries
 # run errors up to `retry` times; asynchronous triggers (a CMQ topic, EventBridge) up to RetryNum within MsgTTL.
 CKAFKA_RETRY = 10000
 ASYNC_RETRY = {"RetryConfig": [{"RetryNum": 2}], "MsgTTL": 21600}

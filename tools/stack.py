@@ -20,6 +20,7 @@ plan says so.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -120,6 +121,7 @@ class StackSettings:
     name: str
     path: Path | None
     values: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)  # the line each key was set on (errors name it)
 
     @classmethod
     def load(cls, name: str, directory: Path = STACKS) -> StackSettings:
@@ -133,7 +135,13 @@ class StackSettings:
                 return cls(name, None)
             raise StackError(f"no settings for stack {name!r}: copy deploy/stacks/example.env to {path} and fill it in")
         values: dict[str, str] = {}
-        for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        lines: dict[str, int] = {}
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise StackError(f"{path}: cannot read the stack file ({why})") from None
+        for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
@@ -148,15 +156,26 @@ class StackSettings:
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
                 value = value[1:-1]
             values[key] = value
-        return cls(name, path, values)
+            lines[key] = number
+        return cls(name, path, values, lines)
+
+    def where(self, key: str) -> str:
+        """`file:line` of a key set in the stack file (the file alone for one it does not set)."""
+        return f"{self.path}:{self.lines[key]}" if key in self.lines else str(self.path)
 
     def check_keys(self, template_variables: Mapping[str, str]) -> None:
         allowed = set(template_variables) | set(DEPLOY_SETTINGS)
-        unknown = sorted(set(self.values) - allowed)
+        unknown = sorted(set(self.values) - allowed, key=lambda key: self.lines.get(key, 0))
         if unknown:
+            problems = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                problems.append(
+                    f"{self.where(key)}: unknown setting {key}{f' (did you mean {close[0]}?)' if close else ''}"
+                )
             raise StackError(
-                f"{self.path}: unknown setting(s) {', '.join(unknown)}: a stack file holds the function's variables "
-                f"(template.yaml's) and {', '.join(DEPLOY_SETTINGS)}"
+                "; ".join(problems) + f": a stack file holds the function's variables (template.yaml's) and "
+                f"{', '.join(DEPLOY_SETTINGS)}"
             )
 
 

@@ -59,12 +59,12 @@ from local.backfill.reader import (
     validate,
 )
 from local.backfill.replay import read_logs
-from local.runtime import prepare
+from local.runtime import Refused, prepare
 from sms_conversion import logs
 from sms_conversion.clock import Clock, Deadline, SystemClock
 from sms_conversion.credentials import MissingCredentialsError
 from sms_conversion.instance import WarmInstance
-from sms_conversion.outcome import DeploymentFault, Status
+from sms_conversion.outcome import DeploymentFault, Outcome, Status
 from sms_conversion.pipeline import Conversion
 from sms_conversion.settings import ConfigurationError, Settings, load_settings
 
@@ -83,6 +83,8 @@ class Tally:
     failed: int = 0
     left: int = 0
     faults: list[DeploymentFault] = field(default_factory=list)
+    # The first failure to arrive, in words: why a run that reported nothing reported nothing.
+    first_failure: str | None = None
 
 
 class _Interrupt:
@@ -167,7 +169,7 @@ def run(
         except MissingCredentialsError as exc:
             print(f"backfill: {exc}", file=err)
             return EXIT_INVALID
-        print(pace(len(pending), settings), file=err)
+        print(pace(len(pending), settings, _rate_source(args)), file=err)
         failed, interrupted = _report(pending, args.file, settings, instance, ledger, destination, tally, err)
         held = "; ".join(f"{count} to {endpoint} ({region})" for endpoint, region, count in ledger.destinations())
     finally:
@@ -186,13 +188,25 @@ def run(
         f"{' (interrupted: run again to finish)' if interrupted else ''}",
         file=err,
     )
-    print(f"backfill: this run reported to {destination}; the ledger holds {held or 'nothing yet'}", file=err)
+    if tally.reported or not pending:
+        print(f"backfill: this run reported {tally.reported} row(s) to {destination}", file=err)
+    else:
+        why = f": the first failure was {tally.first_failure}" if tally.first_failure else ""
+        print(f"backfill: this run reported nothing to {destination}{why}", file=err)
+    print(f"backfill: the ledger holds {held or 'nothing yet'}", file=err)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def pace(rows: int, settings: Settings) -> str:
+def _rate_source(args: argparse.Namespace) -> str:
+    """Where the rate came from, as the operator set it: the flag, or SMS_MAX_RPS (and from where)."""
+    if args.rps is not None:
+        return "--rps"
+    return f"{getattr(args, 'rate_from', 'SMS_MAX_RPS')}; --rps N to change"
+
+
+def pace(rows: int, settings: Settings, source: str) -> str:
     """The arithmetic the operator needs before a long run: how long, and what is left of the quota."""
     rate = settings.SMS_MAX_RPS
     seconds = rows / rate if rate else 0.0
@@ -203,7 +217,7 @@ def pace(rows: int, settings: Settings) -> str:
         if left > 0
         else f"uses the account's whole {QUOTA_RPS}/s ReportConversion quota: production's reports will be refused"
     )
-    return f"backfill: {rows} row(s) at {rate} rows/s (SMS_MAX_RPS; --rps N to change) take about {minutes}; {share}"
+    return f"backfill: {rows} row(s) at {rate} rows/s ({source}) take about {minutes}; {share}"
 
 
 def _report(
@@ -238,6 +252,8 @@ def _report(
             else:
                 tally.failed += 1
                 failed.append(row)
+                if tally.first_failure is None:
+                    tally.first_failure = _in_words(outcome)
                 if outcome.attempted:
                     progress.write(
                         f"{path}:{row.line}: {conversion.message.SerialNo}: {outcome.code}: {outcome.message}"
@@ -303,6 +319,17 @@ class Progress:
             self.bar.close()
 
 
+def _in_words(outcome: Outcome) -> str:
+    """A failure's code and what kind of failure the classifier made it."""
+    if outcome.fault is not None:
+        kind = "a deployment fault: " + outcome.fault.hint
+    elif not outcome.attempted:
+        kind = "not attempted: " + (outcome.message or "")
+    else:
+        kind = f"after {outcome.attempts} attempt(s): {outcome.message or ''}"
+    return f"{outcome.code} ({kind.rstrip(': ')})"
+
+
 def _suffix(source: InputFile, path: Path) -> str:
     if source.json_lines:
         return path.suffix if path.suffix.lower() in JSON_LINES_SUFFIXES else ".jsonl"
@@ -351,8 +378,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.file == Path():
+        # `make backfill` without FILE= passes an empty argument.
+        parser().error("FILE is required: make backfill FILE=conversions.csv (or a .jsonl, or --from-logs)")
+    args.rate_from = f"SMS_MAX_RPS from {'your shell' if 'SMS_MAX_RPS' in os.environ else 'template.yaml'}"
     # The environment of `make invoke REAL=1`: your own credentials, template.yaml's variables.
-    target = prepare(real=True)
+    try:
+        target = prepare(real=True)
+    except Refused as exc:
+        print(f"make backfill: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     print(f"# backfill of {args.file} against {target.description}", file=sys.stderr)
     return run(args, os.environ)
 

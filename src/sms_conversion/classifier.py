@@ -18,7 +18,7 @@ answers with are `codes.py`'s.
 
 Sources: the SDK's `tencentcloud/sms/v20210111/errorcodes.py` (SMS codes) and
 the API 3.0 common error codes page (AuthFailure.*, InvalidAction, NoSuchVersion,
-UnknownParameter, RequestLimitExceeded.*); see README, "Classification".
+UnknownParameter, RequestLimitExceeded.*); see docs/behaviour.md#classification.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The classifier (`classifier.py`) holds the upstream verdicts: which of the API's
 module holds ours: the codes we answer for what never reached the API (a bad body, a refused signature, no
 time left), and the HTTP status of each kind of answer. No other module spells a code or a status (a test
 reads the source to keep it so). The API's own code shape (`Category.Detail`) is kept, so a caller handles
-ours and the API's the same way. README, "HTTP answers", lists them.
+ours and the API's the same way. docs/behaviour.md#http-answers lists them.
 """
 
 from __future__ import annotations

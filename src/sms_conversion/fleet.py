@@ -23,8 +23,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import logs
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
 from .logs import LOGGER_NAME
+from .ratelimit import say_wait
 from .redislink import RedisLink, RedisUnavailable, unexpected_reply
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -76,6 +78,8 @@ class FleetLimiter:
         if wait_us < 0:
             return False
         if wait_us > 0:
+            if logs.debugging():
+                say_wait("fleet", wait_us / 1_000_000)
             self._clock.sleep(wait_us / 1_000_000)
         return True
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from . import codes, responder
+from . import codes, logs, responder
 from .auth import authenticate
 from .clock import Deadline
 from .instance import WarmInstance
@@ -85,7 +85,18 @@ class Invocation:
         # Marking the last record done is one Redis operation, every step within REDIS_TIMEOUT_SECONDS
         # (redislink): keep that time too, so the platform never kills us.
         reserve = settings.REDIS_TIMEOUT_SECONDS if settings is not None and settings.REDIS_URL else 0.0
-        return Deadline.for_invocation(self.instance.clock, self.started, self.time_limit, reserve, messages)
+        deadline = Deadline.for_invocation(self.instance.clock, self.started, self.time_limit, reserve, messages)
+        if logs.debugging():
+            budget = deadline.remaining()
+            logs.debug(
+                "deadline",
+                f"{budget * 1000:.0f} ms to report {messages} message(s) of a {self.time_limit * 1000:.0f} ms limit "
+                f"(kept back: the answer, the wind-down{', one Redis operation' if reserve else ''})",
+                budget_ms=round(budget * 1000, 1),
+                time_limit_ms=round(self.time_limit * 1000, 1),
+                messages=messages,
+            )
+        return deadline
 
     def report(self, settings: Settings, conversions: Sequence[Conversion]) -> list[DeploymentFault]:
         """Through the pipeline, then one log line per message and one per deployment fault met."""
@@ -135,7 +146,7 @@ def _admitted(request: HttpRequest, settings: Settings, invocation: Invocation, 
     """None when the caller proves who it is (or nothing is configured to ask: said once); the 401 otherwise."""
     if not settings.signing_secrets and not settings.CMQ_PUSH_TOKEN and invocation.instance.first_open_request():
         logger.warning(
-            "HTTP route is open to anyone: set REPORT_SIGNING_SECRET (see README, Security)",
+            "HTTP route is open to anyone: set REPORT_SIGNING_SECRET (see docs/security.md#signing)",
             extra={"event": "unauthenticated_endpoint"},
         )
     now = invocation.instance.clock.now()

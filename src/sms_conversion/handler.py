@@ -20,7 +20,7 @@ from .credentials import MissingCredentialsError
 from .flows import Invocation, direct_flow, http_flow, push_flow, queue_flow
 from .instance import WarmInstance
 from .responder import DeploymentFaultRaised, InvocationFailed, RetryLater
-from .settings import ConfigurationError, Settings, load_settings
+from .settings import ConfigurationError, Settings, check_against_limit, load_settings
 from .sources import (
     DIRECT,
     AnswerKind,
@@ -90,7 +90,7 @@ class Application:
         settings: Settings | None
         try:
             settings = load_settings(self.instance.environ)
-            _check_against_limit(settings, limit)
+            check_against_limit(settings, limit)
             _check_redis_url(self.instance, settings)
             problem = None
         except ConfigurationError as exc:
@@ -99,6 +99,8 @@ class Application:
         return Invocation(self.instance, request_id, started, limit, settings, problem)
 
     def _run(self, source: Source, event: Any, invocation: Invocation) -> Any:
+        if logs.debugging():
+            logs.debug("adapter", f"{source.trigger} adapter: the event has {source.shape}", reason=source.shape)
         try:
             adapted = self.adapt(source, event, self.instance.clock.now())
         except UnrecognisedEvent as exc:
@@ -203,14 +205,6 @@ def _recognised(event: object) -> Source:
         return recognise(event)
     except Exception:  # recognise reads only top-level keys; a hostile mapping type could still raise
         return DIRECT
-
-
-def _check_against_limit(settings: Settings, limit: float) -> None:
-    if settings.REDIS_URL and limit < settings.REDIS_TIMEOUT_SECONDS * 2:
-        raise ConfigurationError(
-            "invalid configuration: REDIS_TIMEOUT_SECONDS: must be at most half the function's time limit "
-            f"({limit:g} s), or a silent Redis would outlast the invocation"
-        )
 
 
 def _request_id(raw: object) -> str:

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from . import codes
+from . import codes, logs
 from .clock import Clock, Deadline
 from .logs import LOGGER_NAME
 from .outcome import Outcome, Status, duplicate, not_attempted
@@ -179,6 +179,8 @@ class IdempotencyGuard:
         deadline; marking it done or releasing it afterwards has the time the deadline keeps back for it."""
         key, token = store_key(conversion_key), new_token()
         claimed = self._claim(key, token, claim_seconds, deadline.remaining())
+        if logs.debugging():
+            _say(conversion_key, claimed.value, f"for {claim_seconds:.1f} s" if claimed is Claim.ACQUIRED else "")
         if claimed is Claim.COMPLETED:
             return duplicate("already reported within the idempotency TTL")
         if claimed is Claim.IN_PROGRESS:
@@ -189,7 +191,7 @@ class IdempotencyGuard:
             return outcome
         finally:
             if claimed is Claim.ACQUIRED:
-                self._settle(key, token, outcome, deadline.until_end())
+                self._settle(conversion_key, token, outcome, deadline.until_end())
 
     def _claim(self, key: str, token: str, claim_seconds: float, budget: float) -> Claim:
         if self._store is None or self._down.is_set():
@@ -200,16 +202,22 @@ class IdempotencyGuard:
             self._degrade(exc)
             return Claim.UNAVAILABLE
 
-    def _settle(self, key: str, token: str, outcome: Outcome | None, budget: float) -> None:
+    def _settle(self, conversion_key: str, token: str, outcome: Outcome | None, budget: float) -> None:
         if self._store is None or self._down.is_set():
             return
+        key = store_key(conversion_key)
         try:
             if outcome is not None and outcome.status is Status.REPORTED:
                 self._store.complete(key, self._ttl, budget)
+                settled = "completed"
             else:
                 self._store.release(key, token, budget)
+                settled = "released"
         except Exception as exc:
             self._degrade(exc)
+            return
+        if logs.debugging():
+            _say(conversion_key, settled, f"for {self._ttl} s" if settled == "completed" else "")
 
     def _degrade(self, exc: Exception) -> None:
         with self._lock:
@@ -223,3 +231,14 @@ class IdempotencyGuard:
                 "reason": str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__,
             },
         )
+
+
+def _say(conversion_key: str, claim: str, detail: str) -> None:
+    app_id, _, serial_no = conversion_key.partition(":")
+    logs.debug(
+        "idempotency",
+        f"idempotency {claim}: {serial_no}{' ' + detail if detail else ''}",
+        claim=claim,
+        serial_no=serial_no,
+        sms_sdk_app_id=app_id,
+    )

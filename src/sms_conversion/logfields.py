@@ -62,6 +62,14 @@ LOG_FIELDS: dict[str, str] = {
     "traceback": "text",
     # event "app_id_not_allowed"
     "indexes": "text",
+    # DEBUG lines (LOG_LEVEL=DEBUG): adapter, call_attempt, idempotency, rate_wait, deadline
+    "connection": "text",
+    "verdict": "text",
+    "claim": "text",
+    "limiter": "text",
+    "wait_ms": "double",
+    "budget_ms": "double",
+    "time_limit_ms": "double",
 }
 
 # The `event` values, for queries and alarms.
@@ -80,4 +88,10 @@ EVENTS = (
     "idempotency_unavailable",
     "fleet_limit_unavailable",
     "redis_misconfigured",
+    # at DEBUG only
+    "adapter",
+    "call_attempt",
+    "idempotency",
+    "rate_wait",
+    "deadline",
 )

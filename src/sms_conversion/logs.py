@@ -157,6 +157,17 @@ def safe_traceback(exc: BaseException) -> str:
 _destination: TextIO | None = None
 
 
+def debug(event: str, message: str, **fields: Any) -> None:
+    """One DEBUG line (`LOG_LEVEL=DEBUG`): what the function decided and why. The caller checks
+    `debugging()` first where building the fields would cost on the hot path."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    logger.debug(message, extra={"event": event, **given})
+
+
+def debugging() -> bool:
+    return logger.isEnabledFor(logging.DEBUG)
+
+
 def write_to(stream: TextIO | None) -> None:
     """Send every line to `stream` (None: whatever sys.stdout is at the time)."""
     global _destination

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from . import logs
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
 
 
@@ -44,5 +45,18 @@ class RateLimiter:
                 return False
             self._tat = slot + self._interval
         if wait > 0:
+            if logs.debugging():
+                say_wait("instance", wait)
             self._clock.sleep(wait)
         return True
+
+
+def say_wait(limiter: str, seconds: float) -> None:
+    """The DEBUG line of a wait for a rate slot (the instance's SMS_MAX_RPS, or the fleet's SMS_FLEET_MAX_RPS)."""
+    variable = "SMS_MAX_RPS" if limiter == "instance" else "SMS_FLEET_MAX_RPS"
+    logs.debug(
+        "rate_wait",
+        f"waiting {seconds * 1000:.1f} ms for the {limiter}'s next slot ({variable})",
+        limiter=limiter,
+        wait_ms=round(seconds * 1000, 1),
+    )

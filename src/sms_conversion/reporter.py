@@ -7,7 +7,7 @@ and takes it back afterwards. The pool lives for the warm instance, so connectio
 across records and invocations: N reports open at most `SMS_CONCURRENCY`
 connections, not N.
 
-Retries are a loop of a dozen lines (docs/development.md, "Dependencies"): jittered
+Retries are a loop of a dozen lines (docs/development.md#dependencies): jittered
 exponential backoff, attempts and the deadline as the stop conditions.
 """
 
@@ -24,7 +24,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
-from . import classifier, transport
+from . import classifier, logs, transport
 from .classifier import Kind, Verdict
 from .clock import MIN_USEFUL_CALL_SECONDS, Clock, Deadline
 from .logs import redact
@@ -130,7 +130,7 @@ class ConversionReporter:
         while True:
             try:
                 attempts += 1
-                verdict = self._call(message, deadline, own_app, admit)
+                verdict = self._call(message, deadline, own_app, admit, attempts)
             except _Stopped as stopped:
                 if attempts == 1:
                     return stopped.outcome
@@ -169,7 +169,9 @@ class ConversionReporter:
             fault=fault,
         )
 
-    def _call(self, message: ConversionMessage, deadline: Deadline, own_app: bool, admit: Admit) -> Verdict:
+    def _call(
+        self, message: ConversionMessage, deadline: Deadline, own_app: bool, admit: Admit, attempt: int
+    ) -> Verdict:
         request = models.ReportConversionRequest()
         request.SmsSdkAppId = message.SmsSdkAppId
         request.SerialNo = message.SerialNo
@@ -182,11 +184,31 @@ class ConversionReporter:
             # The timeout bounds each socket operation; the budget, the whole call.
             client.transport.timeout = budget
             client.transport.budget = budget
+            started = self._clock.monotonic()
             try:
-                response = client.sdk.ReportConversion(request)
+                verdict = self._answer_verdict(client.sdk.ReportConversion(request))
             except TencentCloudSDKException as exc:
-                return self._error_verdict(exc, client.transport, own_app)
-        return self._answer_verdict(response)
+                verdict = self._error_verdict(exc, client.transport, own_app)
+            if logs.debugging():
+                self._say_attempt(message, attempt, client.transport, verdict, self._clock.monotonic() - started)
+        return verdict
+
+    def _say_attempt(
+        self, message: ConversionMessage, attempt: int, wire: transport.Transport, verdict: Verdict, seconds: float
+    ) -> None:
+        connection = "reused" if wire.last_reused else "opened"
+        logs.debug(
+            "call_attempt",
+            f"attempt {attempt} of {message.SerialNo}: {verdict.kind.value} ({verdict.code or 'ok'}) "
+            f"in {seconds * 1000:.1f} ms on a connection {connection}",
+            serial_no=message.SerialNo,
+            attempts=attempt,
+            connection=connection,
+            latency_ms=round(seconds * 1000, 1),
+            status=wire.last_status,
+            verdict=verdict.kind.value,
+            code=verdict.code,
+        )
 
     def _answer_verdict(self, response: Any) -> Verdict:
         request_id = response.RequestId if isinstance(response.RequestId, str) else None

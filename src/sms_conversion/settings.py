@@ -205,6 +205,15 @@ def check_redis_url(value: str) -> None:
         )
 
 
+def check_against_limit(settings: Settings, limit: float) -> None:
+    """What the settings must be against the function's time limit (seconds); ConfigurationError otherwise."""
+    if settings.REDIS_URL and limit < settings.REDIS_TIMEOUT_SECONDS * 2:
+        raise ConfigurationError(
+            "invalid configuration: REDIS_TIMEOUT_SECONDS: must be at most half the function's time limit "
+            f"({limit:g} s), or a silent Redis would outlast the invocation"
+        )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `environ` (the process environment by default).
 

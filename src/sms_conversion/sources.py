@@ -137,11 +137,13 @@ Adapted = HttpRequest | CmqPush | QueueBatch | EventBridgeBatch | DirectInvocati
 
 
 class Source(NamedTuple):
-    """One adapter: the trigger it serves, the answer that trigger needs, and how to unwrap its event."""
+    """One adapter: the trigger it serves, the answer that trigger needs, how to unwrap its event, and the
+    shape `recognise` took it by (said at DEBUG)."""
 
     trigger: str
     answer: AnswerKind
     unwrap: Callable[[Any, float], Adapted]
+    shape: str = ""
 
 
 def recognise(event: object) -> Source:
@@ -185,7 +187,7 @@ def _unrecognised(answer: AnswerKind, reason: str) -> Source:
     def unwrap(event: Any, now: float) -> Adapted:
         raise UnrecognisedEvent(reason)
 
-    return Source("unrecognised", answer, unwrap)
+    return Source("unrecognised", answer, unwrap, reason)
 
 
 # ---- HTTP ---------------------------------------------------------------------------------
@@ -476,17 +478,27 @@ def _decoded(
 
 # ---- the adapters -------------------------------------------------------------------------
 
-FUNCTION_URL = Source("function_url", AnswerKind.HTTP, _http_unwrapper("function_url"))
-API_GATEWAY = Source("apigw", AnswerKind.HTTP, _http_unwrapper("apigw"))
-CMQ_PUSH = Source("cmq_push", AnswerKind.HTTP, _cmq_push)
-CKAFKA = Source("ckafka", AnswerKind.QUEUE, _ckafka_batch)
-CMQ_TOPIC = Source("cmq", AnswerKind.QUEUE, _cmq_batch)
+FUNCTION_URL = Source(
+    "function_url", AnswerKind.HTTP, _http_unwrapper("function_url"), "httpMethod, no requestContext, no x-cmq-* header"
+)
+API_GATEWAY = Source("apigw", AnswerKind.HTTP, _http_unwrapper("apigw"), "httpMethod and requestContext")
+CMQ_PUSH = Source("cmq_push", AnswerKind.HTTP, _cmq_push, "httpMethod with an x-cmq-message-id/x-cmq-request-id header")
+CKAFKA = Source("ckafka", AnswerKind.QUEUE, _ckafka_batch, "Records of Ckafka records")
+CMQ_TOPIC = Source("cmq", AnswerKind.QUEUE, _cmq_batch, "Records of CMQ records")
 # A single TDMQ connector event keeps the trigger name it always had; every other envelope is "eventbridge".
-TDMQ = Source("tdmq", AnswerKind.QUEUE, _eventbridge_single("tdmq"))
-EVENTBRIDGE = Source("eventbridge", AnswerKind.QUEUE, _eventbridge_single("eventbridge"))
-EVENTBRIDGE_BATCH = Source("eventbridge", AnswerKind.QUEUE, _eventbridge_batch)
-EMPTY_BATCH = Source("queue", AnswerKind.QUEUE, lambda event, now: QueueBatch("queue", []))
-DIRECT = Source("direct", AnswerKind.DIRECT, lambda event, now: DirectInvocation(event))
+TDMQ = Source("tdmq", AnswerKind.QUEUE, _eventbridge_single("tdmq"), "a CloudEvents envelope of type connector:tdmq")
+EVENTBRIDGE = Source(
+    "eventbridge", AnswerKind.QUEUE, _eventbridge_single("eventbridge"), "a CloudEvents envelope (specversion, id)"
+)
+EVENTBRIDGE_BATCH = Source(
+    "eventbridge", AnswerKind.QUEUE, _eventbridge_batch, "an array holding a CloudEvents envelope, or EventList"
+)
+EMPTY_BATCH = Source(
+    "queue", AnswerKind.QUEUE, lambda event, now: QueueBatch("queue", []), "an empty Records array (an empty batch)"
+)
+DIRECT = Source(
+    "direct", AnswerKind.DIRECT, lambda event, now: DirectInvocation(event), "no trigger's shape: a message or messages"
+)
 
 
 # ---- helpers ------------------------------------------------------------------------------

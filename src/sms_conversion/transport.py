@@ -179,6 +179,7 @@ class Transport(Protocol):
     request_length: int
     last_status: int | None
     last_failure: BaseException | None
+    last_reused: bool  # whether the last call went out on a kept-alive connection (said at DEBUG)
 
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any: ...
 
@@ -334,6 +335,7 @@ class Connection:
         self.request_length = 0  # the SDK reads it after each call
         self.last_status: int | None = None
         self.last_failure: BaseException | None = None
+        self.last_reused = False
         self._idle: _Wire | None = None
         self._paths: dict[str, str] = {}
 
@@ -354,12 +356,14 @@ class Connection:
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         self.last_status = None
         self.last_failure = None
+        self.last_reused = False
         call = Call()
         _watchdog.watch(call, self.budget)
         sent = False
         try:
             message = self._message(method, url, body, headers or {})
             wire, reused = self._ready()
+            self.last_reused = reused
             call.attach(wire)
             try:
                 wire.sock.sendall(message)
@@ -369,7 +373,7 @@ class Connection:
                 # The kept-alive connection had been closed by the server: nothing of this request
                 # reached it. One fresh connection, one more send.
                 self.close()
-                wire, _ = self._ready()
+                wire, self.last_reused = self._ready()
                 call.attach(wire)
                 wire.sock.sendall(message)
             sent = True

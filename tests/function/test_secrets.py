@@ -118,7 +118,7 @@ def test_no_secret_in_logs_answers_or_exceptions(
     out, err = capfd.readouterr()
     everything = "\n".join([*seen, out, err, root_debug_log.getvalue(), raw_records.getvalue()])
     assert '"event": "invocation"' in raw_records.getvalue()
-    assert '"level": "DEBUG"' in out or '"level": "INFO"' in out  # logging did run
+    assert '"level": "DEBUG"' in out  # DEBUG lines were written, and none carried a secret
     for secret in (TEMPORARY_KEY.secret_key, TEMPORARY_KEY.token or "", environ, *FORBIDDEN):
         assert secret not in everything
 

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import CONFIG_VARIABLES, PERMANENT_KEY, ROOT, FakeClock, RedisServer, scf_context
+from conftest import CONFIG_VARIABLES, PERMANENT_KEY, ROOT, FakeClock, RedisServer, free_port, scf_context
 
 from emulator import Fault, SmsEmulator
 from local.backfill import parser, run
@@ -382,16 +382,53 @@ def test_rps_sets_the_pace_and_the_arithmetic_is_said_first(
     assert status == 0
     assert clock.slept == pytest.approx([0.25] * 4)
     assert (
-        "backfill: 5 row(s) at 4 rows/s (SMS_MAX_RPS; --rps N to change) take about 1 s; leaves 996/s of the "
+        "backfill: 5 row(s) at 4 rows/s (--rps) take about 1 s; leaves 996/s of the "
         "account's 1000/s ReportConversion quota to production"
     ) in err
+    assert f"backfill: this run reported 5 row(s) to {emulator.endpoint} (ap-guangzhou)" in err
+
+
+def test_the_pace_line_names_the_variable_and_where_it_came_from(
+    tmp_path: Path, emulator: SmsEmulator, clock: FakeClock
+) -> None:
+    path = write_csv(tmp_path / "r.csv", [{"SerialNo": "v-1"}], header=("SerialNo",))
+    args = parser().parse_args([str(path)])
+    args.rate_from = "SMS_MAX_RPS from template.yaml"
+    err = io.StringIO()
+    run(args, environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_MAX_RPS="200"), clock, err)
+    assert "at 200 rows/s (SMS_MAX_RPS from template.yaml; --rps N to change)" in err.getvalue()
+
+
+def test_a_missing_file_is_a_usage_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from local.backfill import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([""])  # what `make backfill` without FILE= passes
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: make backfill")
+    assert "FILE is required: make backfill FILE=conversions.csv" in err
+    assert "Is a directory" not in err
+
+
+def test_a_run_that_reported_nothing_says_so_and_why(tmp_path: Path, emulator: SmsEmulator) -> None:
+    path = write_csv(tmp_path / "down.csv", [{"SerialNo": f"x-{i}"} for i in range(3)], header=("SerialNo",))
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens: the API is down
+    env = {**environ(emulator, SMS_SDK_APP_ID="1400006666", SMS_MAX_ATTEMPTS="1"), "SMS_ENDPOINT": down}
+    status, err = backfill(path, env)
+    assert status == 1
+    assert "backfill: reported 0, already reported 0, invalid 0, failed 3" in err
+    assert (
+        f"backfill: this run reported nothing to {down} (ap-guangzhou): the first failure was ClientNetworkError" in err
+    )
+    assert "this run reported to" not in err
 
 
 def test_the_pace_line_for_a_million_rows_at_the_templates_rate() -> None:
     from local.backfill import pace
     from sms_conversion.settings import load_settings
 
-    line = pace(1_000_000, load_settings({"SMS_MAX_RPS": "200"}))
+    line = pace(1_000_000, load_settings({"SMS_MAX_RPS": "200"}), "SMS_MAX_RPS from template.yaml; --rps N to change")
     assert "1000000 row(s) at 200 rows/s" in line
     assert "take about 83 min; leaves 800/s of the account's 1000/s" in line
 

@@ -196,3 +196,52 @@ def test_a_busy_port_is_one_clear_line_not_a_traceback(tool: str, capsys: pytest
         f"make {tool}: cannot listen on 127.0.0.1:{port}: the port is in use (another make {tool}?); "
         "choose another with PORT=..."
     )
+
+
+# ---- settings the runners would otherwise ignore, or that the function would refuse -------------------
+
+
+@pytest.mark.parametrize(
+    ("variables", "words"),
+    [
+        (
+            {"SMS_ENDPOINT": "127.0.0.1:9000"},
+            "SMS_ENDPOINT=127.0.0.1:9000 is read as https://127.0.0.1:9000 (a host without a scheme is https://, as "
+            "the function reads it); for the emulator write SMS_ENDPOINT=http://127.0.0.1:9000",
+        ),
+        ({"SMS_ENDPOINT": "sms.tencentcloudapi.com"}, "is not on this machine: add REAL=1"),
+        ({"LOG_LEVEL": "verbose"}, "invalid configuration: LOG_LEVEL:"),
+        ({"REPORT_SIGNING_SECRET": "short-secret-x"}, "invalid configuration: REPORT_SIGNING_SECRET:"),
+        ({"SMS_MAX_ATTEMPTS": "99"}, "invalid configuration: SMS_MAX_ATTEMPTS:"),
+    ],
+    ids=["loopback-without-scheme", "real-api-without-real", "log-level", "short-secret", "out-of-range"],
+)
+@pytest.mark.parametrize("runner", ["invoke", "serve"])
+def test_a_setting_the_function_would_refuse_or_misread_stops_the_runner_in_one_line(
+    runner: str, variables: dict[str, str], words: str, shell: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import local.serve
+
+    shell.update(variables)
+    status = local.invoke.main(["events/ckafka.json"]) if runner == "invoke" else local.serve.main(["--port", "0"])
+    err = capsys.readouterr().err
+    assert status == 78
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"make {runner}: ")
+    assert words in line
+    for name, value in variables.items():
+        if name != "SMS_ENDPOINT":
+            assert value not in line  # the variable is named, its value never shown
+
+
+@pytest.mark.usefixtures("shell")
+def test_an_emulator_you_run_is_the_one_called_and_the_banner_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    mine = SmsEmulator().start()
+    try:
+        os.environ["SMS_ENDPOINT"] = mine.endpoint
+        status, result, err = invoke("ckafka.json", capsys)
+        assert status == 0
+        assert f"against the SMS emulator you run at {mine.endpoint} (SMS_ENDPOINT from your shell)" in err
+        assert result["Reported"] == len(mine.reports) == 2
+    finally:
+        mine.stop()

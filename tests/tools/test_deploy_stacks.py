@@ -259,6 +259,7 @@ def test_an_endpoint_that_cannot_work_is_refused_with_one_line(
     assert status == 1
     [refusal] = [line for line in output.splitlines() if line.startswith("deploy: refused:")]
     assert words in refusal
+    assert f"odd.env:{settings.count(chr(10))}: " in refusal  # the stack file's line to fix
     assert cloud.functions == {}
 
 
@@ -315,7 +316,17 @@ def test_a_real_deploy_prints_the_function_url_read_back_from_the_trigger(
         ("nosuch", None, "no settings for stack 'nosuch': copy deploy/stacks/example.env"),
         ("bad", "NOT A SETTING\n", "bad.env:1: not KEY=VALUE"),
         ("secret", "REPORT_SIGNING_SECRET=x\n", "REPORT_SIGNING_SECRET is a secret: export it in the shell"),
-        ("unknown", "SMS_TYPO=1\n", "unknown setting(s) SMS_TYPO"),
+        (
+            "unknown",
+            "SMS_REGION=ap-guangzhou\nSMS_MAXRPS=1\n",
+            "unknown.env:2: unknown setting SMS_MAXRPS (did you mean SMS_MAX_RPS?)",
+        ),
+        (
+            "instances",
+            "\n\nRESERVED_INSTANCES=four\n",
+            "instances.env:3: RESERVED_INSTANCES='four' is not a whole number",
+        ),
+        ("binary", "SMS_REGION=\xff\n", "binary.env: cannot read the stack file (not UTF-8 text)"),
         ("Bad_Name", None, "a stack name is 1 to 20 lower-case letters"),
     ],
 )
@@ -323,7 +334,7 @@ def test_a_bad_stack_or_stack_file_is_one_line(
     cloud: CloudStandIn, package: Path, stacks: Path, name: str, text: str | None, words: str
 ) -> None:
     if text is not None:
-        (stacks / f"{name}.env").write_text(text)
+        (stacks / f"{name}.env").write_bytes(text.encode("latin-1"))
     status, output = run(cloud, package, stacks, {**FIRST, "STACK": name})
     assert status == 1
     assert words in output

@@ -72,3 +72,29 @@ def test_the_readme_is_short_and_benchmark_numbers_live_only_in_results() -> Non
 def test_the_make_targets_the_docs_name_are_real_recipes(target: str) -> None:
     done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=False)
     assert "No rule to make target" not in done.stderr, done.stderr
+
+
+# What the code, the deploy files and the build files tell a reader: `README.md#anchor`, `docs/page.md#anchor` and
+# `make target` must all exist. The older "README, Section" form named sections that no longer exist; it is gone.
+REFERRING = [
+    *(path for root in ("src", "local", "tools", "emulator", "bench") for path in sorted((ROOT / root).rglob("*.py"))),
+    *sorted((ROOT / "deploy").rglob("*.json")),
+    ROOT / "Makefile",
+    ROOT / "template.yaml",
+    ROOT / "serverless.yml",
+]
+# "make" as an English verb in the code's sentences ("make the call", "make this call", "make it misbehave").
+_ENGLISH = {"the", "this", "it", "a", "an", "one", "us", "sure", "every", "turns"}
+
+
+@pytest.mark.parametrize("path", REFERRING, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_reference_the_code_prints_resolves(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    where = str(path.relative_to(ROOT))
+    assert not re.search(r"README,\s", text), f"{where}: name the page and its anchor (README.md#...)"
+    for page, anchor in re.findall(r"\b(README\.md|docs/[a-z_-]+\.md)(?:#([a-z0-9-]+))?", text):
+        assert (ROOT / page).is_file(), f"{where}: {page}"
+        if anchor:
+            assert anchor in anchors(ROOT / page), f"{where}: {page}#{anchor}"
+    for target in re.findall(r"\bmake ([a-z][a-z0-9-]*)", text):
+        assert target in TARGETS or target in _ENGLISH, f"{where}: make {target}"
