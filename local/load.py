@@ -2,12 +2,12 @@
 
     REPORT_SIGNING_SECRET=… python -m local.load https://<appid>-<id>.<region>.tencentscf.com/ -n 1000 --rps 50
 
-For checking the sizing on a real account (docs/sizing.md#checking-it-on-your-account): run it against a
-deployed stack, then read SCF's `Duration` and `MemUsage` metrics for the same minutes. Each request is one
-conversion with a serial of its own (`load-<run>-<n>`, so nothing is a duplicate), signed as callers sign
-(local/call.py). Starts are paced one every 1/RPS seconds by up to `--workers` threads; the summary gives the
-statuses, the rate reached and the latency percentiles. Every conversion it sends is real: use a test app id (`--app-id`), or expect them
-in the SMS console.
+For checking the sizing on a real account (docs/sizing.md#checking-it-on-your-account): run it against a deployed
+stack, then read SCF's `Duration` and `MemUsage` metrics for the same minutes. Each request is one conversion with
+a serial of its own (`load-<run>-<n>`, so nothing is a duplicate), signed as callers sign (local/call.py). Starts
+are paced one every 1/RPS seconds by up to `--workers` threads; the summary gives the statuses, the rate reached
+and the latency percentiles. Every conversion it sends is real: use a test app id (`--app-id`), or expect them in
+the SMS console.
 """
 
 from __future__ import annotations
