@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cpu_share
+from bench import cpu_share, framing
 from emulator import TEMPORARY_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -517,6 +517,45 @@ def measure() -> list[Row]:
         env = python_env(environment(endpoint, SMS_CONCURRENCY=str(CONCURRENCY)))
         shares = cpu_share.measure_shares(endpoint, env, {"handler": COLD_HANDLER, "floor": COLD_FLOOR}, COLD_RUNS)
     rows += share_rows(shares)
+    rows += framing_rows(framing.measure())
+    return rows
+
+
+def framing_rows(figures: dict[str, float | None]) -> list[Row]:
+    """The hand-written HTTP/1.1 framing against h11, which it was kept over (docs/development.md#dependencies)."""
+    ours, h11 = figures["ours_us"], figures["h11_us"]
+    assert ours is not None
+    assert h11 is not None
+    rows = [
+        Row(
+            "framing: CPU per exchange, hand-written (sms_conversion.framing) vs h11 (request built, answer parsed)",
+            f"{ours:.1f} us",
+            f"{h11:.1f} us h11 0.16",
+            f"{ours / h11:.2f}x",
+            "(decision)",
+            True,
+        ),
+        Row(
+            "framing: import in a fresh interpreter, after the SDK client (what it adds to a cold start)",
+            f"{figures['ours_import_ms']:.1f} ms",
+            f"{figures['h11_import_ms']:.1f} ms h11",
+            f"{(figures['ours_import_ms'] or 0) / (figures['h11_import_ms'] or 1):.2f}x",
+            "(decision)",
+            True,
+        ),
+    ]
+    quota_ours, quota_h11 = figures["ours_import_8_ms"], figures["h11_import_8_ms"]
+    if quota_ours is not None and quota_h11 is not None:
+        rows.append(
+            Row(
+                "framing: the same import at 8% of a core (~128 MB)",
+                f"{quota_ours:,.0f} ms",
+                f"{quota_h11:,.0f} ms h11",
+                f"{quota_ours / quota_h11:.2f}x",
+                "(decision)",
+                True,
+            )
+        )
     return rows
 
 

@@ -85,6 +85,9 @@ class ScriptedConnection:
         self.last_failure: BaseException | None = None
         self.last_reused = False
 
+    def close(self) -> None:
+        pass
+
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         self.last_status = None
         self.last_failure = None

@@ -55,7 +55,9 @@ class WarmInstance:
     def client_pool(self, settings: Settings) -> ClientPool:
         key = (settings.endpoint, settings.SMS_REGION, settings.SMS_LANGUAGE)
         if self._pool is None or self._pool.key != key:
-            self._pool = ClientPool(self.credential, *key, transport_factory=self._transport)
+            old, self._pool = self._pool, ClientPool(self.credential, *key, transport_factory=self._transport)
+            if old is not None:
+                old.close()  # its sockets now, not whenever the garbage collector gets to them
         return self._pool
 
     def idempotency_store(self, settings: Settings) -> IdempotencyStore | None:

@@ -65,6 +65,15 @@ class ClientPool:
         self._transport = transport_factory
         self._idle: list[_Client] = []
         self._lock = threading.Lock()
+        # A proxy the transport cannot use is the operator's to fix: ConfigurationError naming the variable.
+        transport.check_proxy(endpoint.host, endpoint.protocol == "http")
+
+    def close(self) -> None:
+        """Close every idle client's connection (the pool is being replaced: another endpoint or region)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for client in idle:
+            client.transport.close()
 
     @contextmanager
     def lease(self) -> Iterator[_Client]:
@@ -232,9 +241,8 @@ class ConversionReporter:
             return classifier.classify_http_status(adapter.last_status)
         if code == classifier.CLIENT_NETWORK_ERROR:
             failure = adapter.last_failure
-            reason = type(failure).__name__ if failure is not None else "network error"
-            if isinstance(failure, transport.CallTimedOut):
-                reason = str(failure)
+            # The cause in words (transport.failure_of): "certificate verify failed: self-signed certificate".
+            reason = self._clean(str(failure) or type(failure).__name__) if failure is not None else "no answer"
             return classifier.classify_network_failure(reason, transport.is_transient(failure))
         return classifier.classify_code(code, self._clean(exc.get_message()), request_id, own_app)
 

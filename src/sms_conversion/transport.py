@@ -1,32 +1,37 @@
 """The SDK's HTTP transport: one keep-alive HTTP/1.1 connection per SDK client, each call bounded as a whole.
 
-The SDK builds, signs and parses every request; beneath it, its request layer
-calls one object, `conn.request(method, url, body, headers)`, which is a
-`requests.Session` wrapper. `Connection` stands in that place. Under a CPU
-share (SCF gives a 128 MB function about a twelfth of a core) the `requests`
-machinery (request preparation, the environment merge, adapters, the pool)
-was most of a call's CPU. The exchange here is the least HTTP/1.1 one API
-call needs: the request in one write, the status line and headers read into a
-dict (not the `email` parser `http.client` uses, which cost more than the
-SDK's signing), the body by Content-Length or chunks (bench/RESULTS.md, "per
-CPU share").
+The SDK builds, signs and parses every request; beneath it, its request layer calls one object,
+`conn.request(method, url, body, headers)`, which is a `requests.Session` wrapper. `Connection` stands in that
+place. Under a CPU share (SCF gives a 128 MB function about a twelfth of a core) the `requests` machinery was
+most of a call's CPU (bench/RESULTS.md, "per CPU share"). This module owns sockets, TLS, proxies and the
+budget; where an answer starts and ends is `framing`'s alone.
 
-What it keeps from the `requests` transport it replaces:
-- TLS verified against the SDK's CA bundle (certifi, pinned in requirements.txt) and the host name;
-- connect and read timeouts (the socket timeout, `timeout`), and a bound on the whole call (`budget`):
-  a watchdog shuts the socket when the budget is spent, so an answer trickling in a byte at a time
-  cannot hold the invocation past its deadline (a per-read timeout never fires on it);
-- connection reuse, with a clean reconnect when a kept-alive connection has gone stale;
-- the memory of how the last call ended (`last_status`, or `last_failure` as the `requests` exception
-  the classifier knows), which the SDK's own exception does not say, so that a 404 is not retried
-  like a 503, nor a certificate failure like a reset;
-- proxies as the SDK resolves them: `HTTPS_PROXY` (`HTTP_PROXY` for an http endpoint) unless the host
-  is in `NO_PROXY`, read once when the client is built; HTTPS goes through a CONNECT tunnel.
-
-A request is sent a second time only when it cannot have reached the server: the idle connection is
-found closed before sending (readable while idle means the server closed it), or sending itself fails
-on a reused connection. Once the request is sent, any failure is the caller's to judge (the reporter's
-retry policy and the classifier), never a silent resend that could report a conversion twice.
+Its promises (each pinned by tests/function/test_hostile_wire.py or test_transport.py):
+- **An answer belongs to its call.** A connection is reused only when nothing is left of the last exchange,
+  neither in this module's buffer nor on the socket (TLS's own buffer included); an answer followed at once by
+  more bytes, or whose framing is ambiguous (see `framing`), is a failure and is never reported on.
+- **Every socket is closed the moment it is done**: after a `Connection: close` answer, on any failure, when
+  the watchdog expires a call, and when a warm instance changes endpoint or region (`ClientPool.close`). An
+  instance holds at most one socket per SDK client (`SMS_CONCURRENCY`).
+- **The budget covers the whole call**: connecting, the proxy's CONNECT, the TLS handshake, sending and the
+  answer. Each step's socket timeout is what is left of the budget (at most the SDK's timeout), and a
+  watchdog shuts the socket when the budget is spent, so an answer trickling in a byte at a time cannot hold
+  the invocation. The name's resolution is the system resolver's (glibc: `options timeout` x `attempts` per
+  nameserver in /etc/resolv.conf) and cannot be interrupted; it happens once per new connection, and a call
+  that spent its budget resolving fails at the next step. The watchdog never shuts a connection once its call
+  has finished (a lock orders the two), so a kept-alive connection is never cut under the next call.
+- **Failures are classified here, by their cause, in words** (`failure_of`): a certificate that does not
+  verify, a host name it does not cover, a refused protocol version, a port that does not speak TLS, or a
+  proxy refusing us is not transient (a deployment fault: no retry fixes it); a timeout, a refused or reset
+  connection, an EOF in the handshake, an unreadable, malformed or truncated answer is transient (retried
+  within the deadline by the reporter's policy).
+- **Proxies as the SDK resolves them**: `HTTPS_PROXY` for the https endpoint (`HTTP_PROXY` for an http one)
+  unless `NO_PROXY` holds the host (the SDK's own substring test); credentials in the URL become
+  `Proxy-Authorization`, on the CONNECT for https and on each request for http. An `https://` proxy (TLS to the
+  proxy itself) and SOCKS are refused as a configuration error naming the variable.
+- A request is sent a second time only when it cannot have reached the server: the idle connection is found
+  closed before sending, or sending itself fails on a reused connection. Once sent, any failure is the
+  reporter's to judge (its retry policy), never a silent resend that could report a conversion twice.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import heapq
-import http.client
 import itertools
+import os
 import select
 import socket
 import ssl
@@ -47,59 +52,192 @@ from urllib.parse import unquote, urlsplit
 
 from requests import exceptions
 
-# The failures a call ends in, as the classifier knows them (`is_transient`).
-ConnectTimeout = exceptions.ConnectTimeout
-ReadTimeout = exceptions.ReadTimeout
-SSLError = exceptions.SSLError
-NetworkError = exceptions.ConnectionError
-TruncatedAnswer = exceptions.ChunkedEncodingError
-InvalidURL = exceptions.InvalidURL
+from . import framing
+from .framing import Headers
+from .settings import ConfigurationError
+
+__all__ = ["Headers"]
+
+
+# ---- how a call ends, as the classifier knows it ---------------------------------------------------------
 
 
 class CallTimedOut(exceptions.Timeout):
     """The whole call ran past its budget."""
 
+    transient = True
+
+
+class ConnectTimeout(exceptions.ConnectTimeout):
+    transient = True
+
+
+class ReadTimeout(exceptions.ReadTimeout):
+    transient = True
+
+
+class NetworkError(exceptions.ConnectionError):
+    """Refused, reset or closed: the network, which a retry may fix."""
+
+    transient = True
+
+
+class UnreadableAnswer(exceptions.ConnectionError):
+    """Bytes came back that are not one whole, unambiguous HTTP/1.1 answer."""
+
+    transient = True
+
+
+class TruncatedAnswer(exceptions.ChunkedEncodingError):
+    transient = True
+
+
+class TlsRefused(exceptions.SSLError):
+    """The TLS handshake cannot succeed: certificate, host name, protocol version, or no TLS at that port."""
+
+    transient = False
+
+
+class TlsDropped(exceptions.SSLError):
+    """The handshake was cut (EOF, reset): the network, which a retry may fix."""
+
+    transient = True
+
+
+class ProxyRefused(exceptions.ProxyError):
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class InvalidURL(exceptions.InvalidURL):
+    """A request this transport will not send (a header with a line break, a URL on another host)."""
+
+    transient = False
+
+
+# Tests and the reporter read these names.
+SSLError = TlsRefused
+ProtocolFailure = framing.ProtocolFailure
+
+# TLS reasons (OpenSSL's) that no retry fixes: the peer and we cannot agree, or it is not TLS at all.
+_TLS_PERMANENT = frozenset(
+    {
+        "UNSUPPORTED_PROTOCOL",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "NO_PROTOCOLS_AVAILABLE",
+        "WRONG_VERSION_NUMBER",
+        "WRONG_SSL_VERSION",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+        "NO_SHARED_CIPHER",
+        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "HTTP_REQUEST",
+        "UNKNOWN_PROTOCOL",
+    }
+)
+
+
+def failure_of(exc: BaseException, expired: bool, sent: bool, budget: float) -> exceptions.RequestException:
+    """The one classification of how a call failed: a requests exception (what the classifier knows) whose
+    `transient` says whether a retry can help and whose text names the cause in words."""
+    if expired:
+        return CallTimedOut(f"the call took longer than its {budget:.2f} s budget")
+    if isinstance(exc, exceptions.RequestException):
+        return exc
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TlsRefused(f"certificate verify failed: {exc.verify_message or exc.reason}")
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return TlsDropped("TLS handshake: the server closed the connection")
+    if isinstance(exc, ssl.SSLError):
+        reason = str(exc.reason or "")
+        words = reason.replace("_", " ").lower() or exc.__class__.__name__
+        if reason in _TLS_PERMANENT:
+            return TlsRefused(f"TLS: {words}")
+        return TlsDropped(f"TLS: {words}")
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return ReadTimeout("the API did not answer in time") if sent else ConnectTimeout("connect timed out")
+    if isinstance(exc, framing.Truncated):
+        return TruncatedAnswer(f"the answer ended early: {exc}")
+    if isinstance(exc, framing.ProtocolFailure):
+        return UnreadableAnswer(f"not one valid HTTP/1.1 answer: {exc}")
+    if isinstance(exc, framing.NoAnswer):
+        return NetworkError("the server closed the connection without answering")
+    if isinstance(exc, (ValueError, UnicodeError)):
+        return InvalidURL(str(exc))
+    if isinstance(exc, OSError):
+        return NetworkError(exc.strerror or type(exc).__name__)
+    return NetworkError(type(exc).__name__)
+
+
+def is_transient(failure: BaseException | None) -> bool:
+    """A failure worth retrying (see `failure_of`)."""
+    if failure is None:
+        return True  # nothing recorded: assume the network, which a retry may fix
+    return bool(getattr(failure, "transient", not isinstance(failure, exceptions.SSLError)))
+
+
+# ---- the whole-call budget ----------------------------------------------------------------------------
+
 
 class Call:
-    """One call in flight: the connection it uses, and whether its budget ran out."""
+    """One call in flight: its deadline, the socket it uses, and whether the budget ran out.
 
-    __slots__ = ("_connection", "_lock", "done", "expired")
+    `attach`, `expire` and `finish` hold one lock, so a call that finished at its budget is never expired
+    afterwards: the watchdog cannot shut a connection the next call has taken."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_lock", "_sock", "deadline", "done", "expired")
+
+    def __init__(self, budget: float = 5.0) -> None:
         self._lock = threading.Lock()
-        self._connection: Any = None
+        self._sock: socket.socket | None = None
+        self.deadline = time.monotonic() + budget
         self.expired = False
         self.done = False
 
-    def attach(self, connection: Any) -> None:
-        """`connection`: anything with the `sock` the watchdog shuts."""
+    def attach(self, sock: socket.socket) -> None:
+        """From here the watchdog can shut `sock` (a socket, or the TLS socket that replaced it)."""
         with self._lock:
-            self._connection = connection
-            expired = self.expired
-        if expired:
-            _shut(connection)
+            if self.done:
+                return
+            self._sock = sock
+            if self.expired:
+                _shut(sock)
 
     def expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
-            connection = self._connection
-        if connection is not None:
-            _shut(connection)
+            if self._sock is not None:
+                _shut(self._sock)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+            self._sock = None
+
+    def step(self, timeout: float) -> float:
+        """The timeout for the next socket operation: what is left of the budget, at most `timeout`."""
+        left = self.deadline - time.monotonic()
+        if left <= 0 or self.expired:
+            raise TimeoutError("the budget is spent")
+        return min(timeout, left)
 
 
-def _shut(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+def _shut(sock: socket.socket) -> None:
+    # socket.socket's own shutdown (not SSLSocket's, which drops its TLS object under the reading thread):
+    # the blocked read or write returns at once, and the owner closes the socket.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class Watchdog:
     """One daemon thread for every call's budget: cheaper per call than a timer thread each.
 
-    A finished call is only marked done (no lock, no wake-up); when the earliest entry is due and
-    done, every done entry leaves the heap at once, so the thread wakes about twice per budget, not
-    once per call. It is woken early only when a new entry is due before every other one.
+    A finished call is only marked done (no wake-up); when the earliest entry is due and done, every done
+    entry leaves the heap at once, so the thread wakes about twice per budget, not once per call. It is woken
+    early only when a new entry is due before every other one.
     """
 
     def __init__(self) -> None:
@@ -132,18 +270,19 @@ class Watchdog:
                     self.wake_ups += 1
                     continue
                 if call.done:
-                    # Finished calls leave all at once: waking once for each of them would take the
-                    # GIL from the calls in flight hundreds of times a second. (Not before they are
-                    # due: an empty heap would make every next call wake the thread.)
+                    # Finished calls leave all at once (not before they are due: an empty heap would make
+                    # every next call wake the thread).
                     self._heap = [entry for entry in self._heap if not entry[2].done]
                     heapq.heapify(self._heap)
                     continue
                 heapq.heappop(self._heap)
-            if not call.done:
-                call.expire()
+            call.expire()  # a no-op if the call finished meanwhile (Call's lock)
 
 
 _watchdog = Watchdog()
+
+
+# ---- the answer, as the SDK reads it --------------------------------------------------------------------
 
 
 class Response:
@@ -183,117 +322,143 @@ class Transport(Protocol):
 
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any: ...
 
+    def close(self) -> None: ...
 
-class Headers(dict[str, str]):
-    """An answer's headers, looked up in any case (the SDK asks for `Content-Type`)."""
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
+# ---- one socket and its read buffer: framing's Source ----------------------------------------------------
 
 
 class _Wire:
-    """One open socket and its buffered reader."""
+    """An open socket and the bytes read from it that no answer has used yet."""
 
-    __slots__ = ("rfile", "sock")
+    __slots__ = ("buffer", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.rfile = sock.makefile("rb")
+        self.buffer = bytearray()
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buffer += data
+        return True
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def head(self, limit: int) -> bytes:
+        searched = 0
+        while True:
+            end = self.buffer.find(b"\r\n\r\n", max(0, searched - 3))
+            if end >= 0:
+                if end + 4 > limit:
+                    raise framing.ProtocolFailure(f"an answer head over {limit} bytes")
+                return self._take(end + 4)
+            if len(self.buffer) > limit:
+                raise framing.ProtocolFailure(f"an answer head over {limit} bytes")
+            searched = len(self.buffer)
+            if not self._fill():
+                if not self.buffer:
+                    raise framing.NoAnswer("the connection closed before an answer")
+                raise framing.Truncated("the connection closed inside the answer's head")
+
+    def line(self, limit: int) -> bytes:
+        searched = 0
+        while True:
+            end = self.buffer.find(b"\r\n", max(0, searched - 1))
+            if end >= 0:
+                if end + 2 > limit:
+                    raise framing.ProtocolFailure(f"a line over {limit} bytes")
+                return self._take(end + 2)
+            if len(self.buffer) > limit:
+                raise framing.ProtocolFailure(f"a line over {limit} bytes")
+            searched = len(self.buffer)
+            if not self._fill():
+                raise framing.Truncated("the connection closed inside a chunked body")
+
+    def exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            if not self._fill():
+                raise framing.Truncated(f"{len(self.buffer)} of {size} bytes")
+        return self._take(size)
+
+    def rest(self, limit: int) -> bytes:
+        while self._fill():
+            if len(self.buffer) > limit:
+                raise framing.ProtocolFailure(f"a body over {limit} bytes")
+        return self._take(len(self.buffer))
+
+    def leftover(self) -> bool:
+        """Bytes past the last answer: in this buffer, in TLS's, or on the socket (the server spoke, or closed)."""
+        if self.buffer:
+            return True
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.rfile.close()
         with contextlib.suppress(OSError):
             self.sock.close()
 
 
-_MAX_LINE = 65536
-_MAX_HEADERS = 100
+# ---- proxies ----------------------------------------------------------------------------------------------
 
 
-class RemoteDisconnected(ConnectionError):
-    """The server closed the connection before answering in full."""
+class Proxy:
+    """An HTTP proxy from HTTPS_PROXY / HTTP_PROXY: where it is, and its credentials as a header."""
 
+    __slots__ = ("authorization", "host", "port")
 
-class MalformedAnswer(Exception):
-    """What came back is not HTTP/1.x."""
-
-
-def _line(rfile: Any) -> bytes:
-    line: bytes = rfile.readline(_MAX_LINE + 1)
-    if len(line) > _MAX_LINE:
-        raise MalformedAnswer("a header line longer than 64 KiB")
-    return line
-
-
-def _read_headers(rfile: Any) -> Headers:
-    headers = Headers()
-    for _ in range(_MAX_HEADERS + 1):
-        line = _line(rfile)
-        if line in (b"\r\n", b"\n"):
-            return headers
-        if not line:
-            raise RemoteDisconnected("the connection closed inside the answer's headers")
-        name, colon, value = line.decode("latin-1").partition(":")
-        if not colon:
-            raise MalformedAnswer(f"a header line without a colon: {line[:40]!r}")
-        key = name.strip().lower()
-        value = value.strip()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    raise MalformedAnswer(f"more than {_MAX_HEADERS} headers")
-
-
-def _read_chunked(rfile: Any) -> bytes:
-    parts: list[bytes] = []
-    while True:
-        size_line = _line(rfile)
-        if not size_line:
-            raise http.client.IncompleteRead(b"".join(parts))
+    def __init__(self, url: str, variable: str) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        scheme = parts.scheme.lower()
+        if scheme.startswith("socks"):
+            raise ConfigurationError(
+                f"invalid configuration: {variable}: a SOCKS proxy is not supported: use an HTTP proxy, "
+                "http://host:port (the API's TLS goes through it end to end)"
+            )
+        if scheme == "https":
+            raise ConfigurationError(
+                f"invalid configuration: {variable}: an https:// proxy (TLS to the proxy itself) is not supported: "
+                "use http://host:port (the API's TLS goes through it end to end)"
+            )
         try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
+            port = parts.port or 80
         except ValueError:
-            raise MalformedAnswer(f"a bad chunk size: {size_line[:40]!r}") from None
-        if size == 0:
-            _read_headers(rfile)  # trailers, up to the blank line
-            return b"".join(parts)
-        chunk = rfile.read(size)
-        if len(chunk) < size:
-            raise http.client.IncompleteRead(b"".join([*parts, chunk]), size - len(chunk))
-        parts.append(chunk)
-        _line(rfile)  # the CRLF after the chunk
+            port = 0
+        if scheme != "http" or not parts.hostname or not port:
+            raise ConfigurationError(f"invalid configuration: {variable}: not a proxy URL such as http://host:port")
+        self.host, self.port = parts.hostname, port
+        self.authorization: str | None = None
+        if parts.username is not None:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            self.authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
 
 
-def _read_answer(rfile: Any, method: str) -> tuple[Response, bool]:
-    """The answer on `rfile`, and whether the server will close the connection after it."""
-    while True:
-        status_line = _line(rfile)
-        if not status_line:
-            raise RemoteDisconnected("the connection closed without an answer")
-        parts = status_line.decode("latin-1").rstrip("\r\n").split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise MalformedAnswer(f"not an HTTP/1.x status line: {status_line[:40]!r}")
-        version, status = parts[0], int(parts[1])
-        headers = _read_headers(rfile)
-        if status // 100 != 1:
-            break  # an interim answer (100 Continue) is followed by the real one
-    connection = headers.get("connection", "").lower()
-    will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
-    if status in (204, 304) or method == "HEAD":
-        body = b""
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
-        body = _read_chunked(rfile)
-    elif "content-length" in headers:
-        try:
-            length = int(headers["content-length"].split(",")[0])
-        except ValueError:
-            raise MalformedAnswer(f"a bad Content-Length: {headers['content-length'][:40]!r}") from None
-        body = rfile.read(length)
-        if len(body) < length:
-            raise http.client.IncompleteRead(body, length - len(body))
-    else:
-        body, will_close = rfile.read(), True  # delimited by the connection's end
-    reason = parts[2] if len(parts) > 2 else ""
-    return Response(status, reason, headers, body, 10 if version == "HTTP/1.0" else 11), will_close
+def proxy_variable(is_http: bool) -> str:
+    """The variable the SDK reads the proxy from for this kind of endpoint, spelled as it is set."""
+    name = "HTTP_PROXY" if is_http else "HTTPS_PROXY"
+    return name.lower() if os.environ.get(name.lower()) else name
+
+
+def check_proxy(host: str, is_http: bool) -> None:
+    """ConfigurationError, naming the variable, for a proxy this transport cannot use (as the SDK resolves it)."""
+    from tencentcloud.common.http.request import _get_proxy_from_env
+
+    variable = proxy_variable(is_http)
+    url = _get_proxy_from_env(host, varname=variable.upper())
+    if url:
+        Proxy(url, variable)
+
+
+# ---- the connection -------------------------------------------------------------------------------------
 
 
 _contexts: dict[str, ssl.SSLContext] = {}
@@ -319,7 +484,13 @@ class Connection:
     """
 
     def __init__(
-        self, url: str, cafile: str, timeout: float = 60.0, proxy: str | None = None, request_host: str = ""
+        self,
+        url: str,
+        cafile: str,
+        timeout: float = 60.0,
+        proxy: str | None = None,
+        request_host: str = "",
+        proxy_variable: str = "HTTPS_PROXY",
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -330,7 +501,8 @@ class Connection:
         self.request_host = request_host or parts.netloc
         self.cafile = cafile
         self.proxy = proxy
-        self.timeout = timeout  # each socket operation (connect, every read): the SDK's request timeout
+        self._proxy = Proxy(proxy, proxy_variable) if proxy else None
+        self.timeout = timeout  # each socket operation at most: the SDK's request timeout
         self.budget = 5.0  # the whole call
         self.request_length = 0  # the SDK reads it after each call
         self.last_status: int | None = None
@@ -351,47 +523,50 @@ class Connection:
             timeout=sdk_connection.timeout,
             proxy=proxy,
             request_host=host,
+            proxy_variable=proxy_variable(is_http),
         )
 
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         self.last_status = None
         self.last_failure = None
         self.last_reused = False
-        call = Call()
+        call = Call(self.budget)
         _watchdog.watch(call, self.budget)
+        wire: _Wire | None = None
         sent = False
         try:
             message = self._message(method, url, body, headers or {})
-            wire, reused = self._ready()
-            self.last_reused = reused
-            call.attach(wire)
+            wire, self.last_reused = self._ready(call)
             try:
                 wire.sock.sendall(message)
             except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-                if not reused or call.expired:
+                if not self.last_reused or call.expired:
                     raise
                 # The kept-alive connection had been closed by the server: nothing of this request
                 # reached it. One fresh connection, one more send.
-                self.close()
-                wire, self.last_reused = self._ready()
-                call.attach(wire)
+                wire.close()
+                wire, self.last_reused = self._ready(call)
                 wire.sock.sendall(message)
             sent = True
-            response, will_close = _read_answer(wire.rfile, method)
+            wire.sock.settimeout(call.step(self.timeout))
+            answer = framing.read_answer(wire, method)
+            if wire.buffer or (isinstance(wire.sock, ssl.SSLSocket) and wire.sock.pending()):
+                raise framing.ProtocolFailure("more bytes followed the answer at once")
         except Exception as exc:
-            self.close()
-            failure = self._failure(exc, call, sent)
+            if wire is not None:
+                wire.close()
+            failure = failure_of(exc, call.expired, sent, self.budget)
             self.last_failure = failure
             raise failure from None
         finally:
-            call.done = True
-        if will_close:
-            self.close()
+            call.finish()
+        if answer.will_close or call.expired:
+            wire.close()
         else:
             self._idle = wire
         self.request_length = len(message)
-        self.last_status = response.status_code
-        return response
+        self.last_status = answer.status
+        return Response(answer.status, answer.reason, answer.headers, answer.content, answer.version)
 
     def close(self) -> None:
         wire, self._idle = self._idle, None
@@ -415,6 +590,8 @@ class Connection:
             lines.append(f"Host: {self.request_host}")
         if "accept-encoding" not in given:
             lines.append("Accept-Encoding: identity")
+        if self._proxy is not None and self._proxy.authorization and self.scheme == "http":
+            lines.append(f"Proxy-Authorization: {self._proxy.authorization}")
         lines.append(f"Content-Length: {len(data)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
 
@@ -426,86 +603,93 @@ class Connection:
             if (parts.hostname, parts.port or self.port) != (self.host, self.port):
                 raise InvalidURL(f"{url} is not on {self.scheme}://{self.host}:{self.port}")
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            if self.proxy and self.scheme == "http":
+            if self._proxy is not None and self.scheme == "http":
                 path = f"http://{parts.netloc}{path}"
             if len(self._paths) < 16:
                 self._paths[url] = path
         return path
 
-    def _ready(self) -> tuple[_Wire, bool]:
+    def _ready(self, call: Call) -> tuple[_Wire, bool]:
         """A connection to send on, and whether it was kept alive from an earlier call."""
-        idle = self._idle
+        idle, self._idle = self._idle, None
         if idle is not None:
-            if not _closed_by_peer(idle.sock):
-                idle.sock.settimeout(self.timeout)
+            if not idle.leftover():
+                call.attach(idle.sock)
+                idle.sock.settimeout(call.step(self.timeout))
                 return idle, True
-            self.close()
-        return self._open(), False
+            idle.close()  # the server closed it, or sent what no request asked for
+        return self._open(call), False
 
-    def _open(self) -> _Wire:
-        proxy = urlsplit(self.proxy if "://" in (self.proxy or "") else f"http://{self.proxy}") if self.proxy else None
-        target = (proxy.hostname or "", proxy.port or 80) if proxy is not None else (self.host, self.port)
-        sock = socket.create_connection(target, timeout=self.timeout)
+    def _open(self, call: Call) -> _Wire:
+        target = (self._proxy.host, self._proxy.port) if self._proxy is not None else (self.host, self.port)
+        sock = self._connect(target, call)
         try:
             # Headers and body go out in one write; without this a small request can still wait on
             # Nagle's algorithm and the peer's delayed ACK.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if proxy is not None and self.scheme == "https":
-                self._tunnel(sock, _proxy_authorization(proxy.username, proxy.password))
+            if self._proxy is not None and self.scheme == "https":
+                self._tunnel(sock, call)
             if self.scheme == "https":
-                sock = tls_context(self.cafile).wrap_socket(sock, server_hostname=self.host)
+                tls = tls_context(self.cafile).wrap_socket(
+                    sock, server_hostname=self.host, do_handshake_on_connect=False
+                )
+                sock = tls  # the TLS socket owns the descriptor now
+                call.attach(tls)
+                tls.settimeout(call.step(self.timeout))
+                tls.do_handshake()
         except BaseException:
             sock.close()
             raise
         return _Wire(sock)
 
-    def _tunnel(self, sock: socket.socket, authorization: dict[str, str] | None) -> None:
+    def _connect(self, target: tuple[str, int], call: Call) -> socket.socket:
+        # The resolver is not bounded by the budget (see the module's docstring).
+        addresses = socket.getaddrinfo(target[0], target[1], type=socket.SOCK_STREAM)
+        error: OSError | None = None
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            call.attach(sock)
+            try:
+                sock.settimeout(call.step(self.timeout))
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+                if call.expired:
+                    break
+        raise error or OSError("the name resolved to no address")
+
+    def _tunnel(self, sock: socket.socket, call: Call) -> None:
         """CONNECT through the proxy; what follows on `sock` is the endpoint's TLS."""
+        assert self._proxy is not None
         target = f"{self.host}:{self.port}"
         lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
-        lines += [f"{name}: {value}" for name, value in (authorization or {}).items()]
+        if self._proxy.authorization:
+            lines.append(f"Proxy-Authorization: {self._proxy.authorization}")
+        sock.settimeout(call.step(self.timeout))
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        with sock.makefile("rb") as rfile:  # nothing follows the proxy's answer until we speak TLS
-            status_line = _line(rfile)
-            _read_headers(rfile)
-        parts = status_line.split(None, 2)
-        if len(parts) < 2 or parts[1] != b"200":
-            raise NetworkError(f"the proxy refused the tunnel: {status_line.strip()[:80]!r}")
-
-    def _failure(self, exc: Exception, call: Call, sent: bool) -> exceptions.RequestException:
-        """The exception the classifier knows for how this call ended."""
-        if call.expired:
-            return CallTimedOut(f"the call took longer than its {self.budget:.2f} s budget")
-        if isinstance(exc, exceptions.RequestException):
-            return exc
-        if isinstance(exc, ssl.SSLError):  # a certificate, a handshake: no retry fixes it
-            return SSLError(f"TLS: {exc.__class__.__name__}: {exc}")
-        if isinstance(exc, (TimeoutError, socket.timeout)):
-            return ReadTimeout("the API did not answer in time") if sent else ConnectTimeout("connect timed out")
-        if isinstance(exc, http.client.IncompleteRead):
-            return TruncatedAnswer(f"the answer ended early ({len(exc.partial)} bytes read)")
-        if isinstance(exc, (ValueError, UnicodeError)):
-            return InvalidURL(str(exc))
-        return NetworkError(f"{type(exc).__name__}: {exc}")
-
-
-def _closed_by_peer(sock: socket.socket) -> bool:
-    """An idle connection that is readable has been closed (or garbled) by the server: never reuse it."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
-def _proxy_authorization(username: str | None, password: str | None) -> dict[str, str] | None:
-    if username is None:
-        return None
-    token = base64.b64encode(f"{unquote(username)}:{unquote(password or '')}".encode()).decode("ascii")
-    return {"Proxy-Authorization": f"Basic {token}"}
+        wire = _Wire(sock)
+        _, status, reason, _ = framing.parse_head(wire.head(framing.MAX_HEAD))
+        if status == _PROXY_AUTHENTICATION_REQUIRED:
+            raise ProxyRefused(
+                "the proxy asked for credentials (407): put them in the proxy URL, http://user:password@host:port",
+                transient=False,
+            )
+        if status != _TUNNEL_OPEN:
+            raise ProxyRefused(
+                f"the proxy refused the tunnel: {status} {reason[:60]}", transient=status >= _PROXY_FAULT
+            )
+        if wire.buffer:
+            raise framing.ProtocolFailure("the proxy sent bytes after its answer to CONNECT")
 
 
 TransportFactory = Callable[[Any, bool], Transport]
+
+# The proxy's answers to CONNECT (RFC 9110 numbers, not the function's).
+_TUNNEL_OPEN = 200
+_PROXY_AUTHENTICATION_REQUIRED = 407
+_PROXY_FAULT = 500  # and above: the proxy's own trouble, which may pass
 
 
 def install(sdk_client: Any, factory: TransportFactory) -> Transport:
@@ -514,12 +698,3 @@ def install(sdk_client: Any, factory: TransportFactory) -> Transport:
     connection = factory(request.conn, request.is_http)
     request.conn = connection
     return connection
-
-
-def is_transient(failure: BaseException | None) -> bool:
-    """A failure worth retrying: a timeout or a dropped / refused connection, not a bad URL or certificate."""
-    if failure is None:
-        return True  # nothing recorded: assume the network, which a retry may fix
-    if isinstance(failure, exceptions.SSLError):
-        return False
-    return isinstance(failure, (exceptions.Timeout, exceptions.ConnectionError, exceptions.ChunkedEncodingError))
