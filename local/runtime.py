@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from sms_conversion import transport
 from sms_conversion.settings import ConfigurationError, Endpoint, check_against_limit, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +95,7 @@ def prepare(real: bool, template: Path = TEMPLATE) -> Target:
             os.environ.pop(variable, None)
         endpoint = Endpoint.parse(os.environ["SMS_ENDPOINT"])
         kind = "the SMS API at" if _is_loopback(endpoint) else "the REAL SMS API at"
-        return Target(f"{kind} {endpoint!r}", namespace, name, properties)
+        return _with_usable_proxy(Target(f"{kind} {endpoint!r}", namespace, name, properties))
     from emulator import TEMPORARY_KEY, SmsEmulator
 
     emulator = None
@@ -108,7 +109,18 @@ def prepare(real: bool, template: Path = TEMPLATE) -> Target:
     os.environ["TENCENTCLOUD_SECRETID"] = TEMPORARY_KEY.secret_id
     os.environ["TENCENTCLOUD_SECRETKEY"] = TEMPORARY_KEY.secret_key
     os.environ["TENCENTCLOUD_SESSIONTOKEN"] = TEMPORARY_KEY.token or ""
-    return Target(description, namespace, name, properties, emulator)
+    return _with_usable_proxy(Target(description, namespace, name, properties, emulator))
+
+
+def _with_usable_proxy(target: Target) -> Target:
+    """The target, or Refused (its emulator stopped) when the proxy for its endpoint is one the function refuses."""
+    endpoint = Endpoint.parse(os.environ["SMS_ENDPOINT"])
+    try:
+        transport.check_proxy(endpoint.host, endpoint.protocol == "http")
+    except ConfigurationError as exc:
+        target.close()
+        raise Refused(f"{exc} (the function would answer 500, misconfigured, to every request)") from None
+    return target
 
 
 def check_configuration(environ: Mapping[str, str], time_limit: float) -> None:

@@ -2,8 +2,8 @@
 
 The one owner of framing (as h11 is for httpcore and uvicorn): it never touches a socket. `transport` hands it
 a `Source` (bytes on demand) and gets back the answer, or an exception saying why there is none. h11 itself was
-measured against this module and not taken: about 9x the CPU per exchange and 19 ms of import (bench/RESULTS.md,
-"framing"), which the per-record and cold-start targets cannot carry.
+measured against this module and not taken: about five times the CPU per exchange and eight times the import
+(bench/RESULTS.md, the "framing" rows), which the per-record and cold-start targets cannot carry.
 
 Strict where leniency lets one call read another's answer:
 - the status line is `HTTP/1.x`, three ASCII digits, a space; an interim answer (1xx) is skipped, 101 refused;

@@ -499,3 +499,43 @@ def test_a_proxy_the_transport_cannot_use_is_one_configuration_line_naming_the_v
 
 def test_no_environment_proxy_is_read_by_these_tests() -> None:
     assert not any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"))
+
+
+def test_a_connection_closed_while_idle_is_replaced_and_never_written_to() -> None:
+    def script(peer: Peer, number: int) -> None:
+        if peer.request() is not None:
+            peer.send(answer(f"r-{number}"))  # kept alive, says the answer; then the server's idle timeout
+        # the connection ends here, unannounced
+
+    with hostile(script) as server:
+        report = Report(server.port, calls=1)
+        time.sleep(0.05)  # the FIN arrives while the connection is idle
+        assert open_sockets_to(server.port) == 1  # in CLOSE_WAIT until the next call looks at it
+        clock = SystemClock()
+        reporter = ConversionReporter(report.pool, clock, 2.0, ATTEMPTS, backoff_seconds=0.01)
+        deadline = Deadline(clock, clock.monotonic() + 5, clock.monotonic() + 6)
+        outcome = reporter.report(MESSAGE, deadline, True, lambda: None)
+        assert reported(outcome)
+        assert outcome.attempts == 1  # no failed attempt: the stale connection was closed before sending
+        assert (server.connections, server.requests) == (2, 2)
+        time.sleep(0.05)
+        assert open_sockets_to(server.port) == 1  # the second one's, once its own FIN is read: never two
+        report.close()
+        assert open_sockets_to(server.port) == 0
+
+
+def test_a_proxy_the_function_cannot_use_is_a_misconfiguration_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, scf_env: Any
+) -> None:
+    from conftest import body_of, http_event, scf_context
+
+    from sms_conversion.handler import Application
+
+    monkeypatch.setenv("SMS_ENDPOINT", "sms.tencentcloudapi.com")
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://user:proxy-secret-1@proxy.internal:1080")
+    response = Application().handle(http_event({"SerialNo": "p-1"}), scf_context())
+    assert response["statusCode"] == 500
+    error = body_of(response)["Error"]
+    assert error["Code"] == "InternalError.Misconfiguration"
+    assert "HTTPS_PROXY: a SOCKS proxy is not supported" in error["Message"]
+    assert "proxy-secret-1" not in response["body"]

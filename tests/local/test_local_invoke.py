@@ -213,8 +213,9 @@ def test_a_busy_port_is_one_clear_line_not_a_traceback(tool: str, capsys: pytest
         ({"LOG_LEVEL": "verbose"}, "invalid configuration: LOG_LEVEL:"),
         ({"REPORT_SIGNING_SECRET": "short-secret-x"}, "invalid configuration: REPORT_SIGNING_SECRET:"),
         ({"SMS_MAX_ATTEMPTS": "99"}, "invalid configuration: SMS_MAX_ATTEMPTS:"),
+        ({"HTTP_PROXY": "socks5://127.0.0.1:1080"}, "invalid configuration: HTTP_PROXY: a SOCKS proxy"),
     ],
-    ids=["loopback-without-scheme", "real-api-without-real", "log-level", "short-secret", "out-of-range"],
+    ids=["loopback-without-scheme", "real-api-without-real", "log-level", "short-secret", "out-of-range", "socks"],
 )
 @pytest.mark.parametrize("runner", ["invoke", "serve"])
 def test_a_setting_the_function_would_refuse_or_misread_stops_the_runner_in_one_line(
