@@ -84,6 +84,7 @@ class ScriptedConnection:
         self.last_status: int | None = None
         self.last_failure: BaseException | None = None
         self.last_reused = False
+        self.last_resolve_ms: float | None = None
 
     def close(self) -> None:
         pass

@@ -70,6 +70,7 @@ LOG_FIELDS: dict[str, str] = {
     "wait_ms": "double",
     "budget_ms": "double",
     "time_limit_ms": "double",
+    "resolve_ms": "double",
 }
 
 # The `event` values, for queries and alarms.

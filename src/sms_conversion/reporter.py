@@ -217,6 +217,7 @@ class ConversionReporter:
             status=wire.last_status,
             verdict=verdict.kind.value,
             code=verdict.code,
+            resolve_ms=None if wire.last_resolve_ms is None else round(wire.last_resolve_ms, 2),
         )
 
     def _answer_verdict(self, response: Any) -> Verdict:

@@ -52,6 +52,8 @@ def test_debug_says_the_adapter_the_deadline_every_claim_wait_and_attempt(
         ("d-2", 1, "reported", None, "reused", 200),
     ]
     assert all(line["latency_ms"] >= 0 for line in named(lines, "call_attempt"))
+    # The resolver's time, measured for each connection opened (it is the one step no budget cuts).
+    assert [("resolve_ms" in line) for line in named(lines, "call_attempt")] == [True, False, False]
 
     waits = named(lines, "rate_wait")
     assert waits
