@@ -116,10 +116,6 @@ class InvalidURL(exceptions.InvalidURL):
     transient = False
 
 
-# Tests and the reporter read these names.
-SSLError = TlsRefused
-ProtocolFailure = framing.ProtocolFailure
-
 # TLS reasons (OpenSSL's) that no retry fixes: the peer and we cannot agree, or it is not TLS at all.
 _TLS_PERMANENT = frozenset(
     {
@@ -462,6 +458,11 @@ def check_proxy(host: str, is_http: bool) -> None:
 # ---- the connection -------------------------------------------------------------------------------------
 
 
+# The proxy's answers to CONNECT (RFC 9110 numbers, not the function's).
+_TUNNEL_OPEN = 200
+_PROXY_AUTHENTICATION_REQUIRED = 407
+_PROXY_FAULT = 500  # and above: the proxy's own trouble, which may pass
+
 _contexts: dict[str, ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
 
@@ -690,11 +691,6 @@ class Connection:
 
 
 TransportFactory = Callable[[Any, bool], Transport]
-
-# The proxy's answers to CONNECT (RFC 9110 numbers, not the function's).
-_TUNNEL_OPEN = 200
-_PROXY_AUTHENTICATION_REQUIRED = 407
-_PROXY_FAULT = 500  # and above: the proxy's own trouble, which may pass
 
 
 def install(sdk_client: Any, factory: TransportFactory) -> Transport:
