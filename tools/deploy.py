@@ -39,6 +39,7 @@ from typing import Any, Protocol, TextIO
 
 from local.runtime import function_from_template
 from sms_conversion.logfields import LOG_FIELDS
+from sms_conversion.settings import ConfigurationError, check_against_limit, load_settings
 from tools import resources
 from tools.resources import Resource, variables_of
 from tools.sizing import Sizing, capacity_rps
@@ -46,6 +47,7 @@ from tools.stack import (
     DEFAULT,
     SECRETS,
     STACKS,
+    VARIABLES_LIMIT_BYTES,
     Names,
     Source,
     StackError,
@@ -587,6 +589,10 @@ class Deployer:
                 f"ignored from the shell: {', '.join(ignored)} (the stack file and template.yaml decide; "
                 "name one in FROM_SHELL=NAME,... to take it from the shell)"
             )
+        self.plan.note(
+            f"logs: CLS topic {self.names.topic} in logset {self.names.logset} ({desired.region}); every line is "
+            "one JSON object, its fields indexed (docs/operations.md#logs)"
+        )
         self.check()
         sized = desired.sizing(self.variables)
         self.plan.note(sized.note())
@@ -628,6 +634,16 @@ class Deployer:
     def not_ours(self) -> str:
         return f"not stack {self.names.stack}'s (no tag {STACK_TAG}={self.names.stack}): left alone"
 
+    def function_settings_problem(self) -> str | None:
+        """What the function itself would answer 500 for, in its own words (its Settings, one home for every rule of
+        a variable's value), with the stack file's line when a variable named there comes from it."""
+        try:
+            check_against_limit(load_settings(self.variables), float(self.desired.timeout))
+        except ConfigurationError as exc:
+            named = re.findall(r"\b([A-Z][A-Z0-9_]+):", str(exc))
+            return f"{self.set_at(*named)}{exc} (the function would answer 500, misconfigured, to every request)"
+        return None
+
     def set_at(self, *keys: str) -> str:
         """`file:line: ` of the first of `keys` the stack file sets (a refusal then says where to fix it), or ''."""
         settings = self.desired.settings
@@ -646,9 +662,20 @@ class Deployer:
         problem = quota_problem(variables, desired.instances, desired.quota_rps)
         if problem:
             self.refuse(self.set_at("SMS_FLEET_MAX_RPS", "SMS_MAX_RPS", "RESERVED_INSTANCES") + problem)
-        endpoint = endpoint_problem(variables.get("SMS_ENDPOINT", ""), variables.get("SMS_REGION", ""))
-        if endpoint:
+        function_problem = self.function_settings_problem()
+        if function_problem:
+            self.refuse(function_problem)
+        elif endpoint := endpoint_problem(variables.get("SMS_ENDPOINT", ""), variables.get("SMS_REGION", "")):
+            # (Only once the variables are the function's: a region that is not one gets no pairing advice.)
             self.refuse(self.set_at("SMS_ENDPOINT", "SMS_REGION") + endpoint)
+        size = sum(len(name.encode()) + len(value.encode()) for name, value in variables.items())
+        if size > VARIABLES_LIMIT_BYTES:
+            self.refuse(
+                f"the function's variables take {size} bytes, over SCF's {VARIABLES_LIMIT_BYTES} (its quota page, "
+                "583/11637): shorten or remove some (make deploy UNSET=NAME,...)"
+            )
+        for problem in self.names.too_long([alarm["name"] for alarm in load_json("monitor/alarms.json")]):
+            self.refuse(problem)
         if not variables.get("REPORT_SIGNING_SECRET"):
             self.refuse(
                 "REPORT_SIGNING_SECRET is not set on the function nor in your shell, and the Function URL is open to "

@@ -54,6 +54,20 @@ DOMESTIC_ENDPOINT = "sms.tencentcloudapi.com"
 INTERNATIONAL_ENDPOINT = "sms.intl.tencentcloudapi.com"
 
 
+# The documented limits of the names a stack derives, with the text each comes from: the member's document in
+# tccli 3.1.189.1's api.json (tccli/services/<service>/<version>/api.json).
+NAME_LIMITS = (
+    ("scf function", "function", 60, "scf CreateFunction.FunctionName: 名称长度2-60"),
+    ("cam role", "role", 128, "cam CreateRole.RoleName: 长度为1~128个字符"),
+    ("cam policy", "policy", 128, "cam CreatePolicy.PolicyName: 长度为1~128个字符"),
+    ("cls logset", "logset", 255, "cls CreateLogset.LogsetName: 最大支持255个字符"),
+    ("monitor notice", "notice", 60, "monitor CreateAlarmNotice.Name: 通知模板名称 60字符以内"),
+    ("monitor alarm policy", "monitor_alarm", 60, "monitor CreateAlarmPolicy.PolicyName: 策略名称，不超过60字符"),
+)
+# SCF's quota page (product 583/11637): a function's environment variables, 4 KB in all.
+VARIABLES_LIMIT_BYTES = 4096
+
+
 class StackError(Exception):
     """One line: what is wrong with the stack or its settings, and what to do."""
 
@@ -106,6 +120,20 @@ class Names:
 
     def monitor_alarm(self, alarm: str) -> str:
         return f"{self.function}-{alarm.replace(' ', '-')}"
+
+    def too_long(self, monitor_alarms: list[str]) -> list[str]:
+        """Each derived name over its documented limit, said with the limit's text and what to do."""
+        problems = []
+        for what, attribute, limit, text in NAME_LIMITS:
+            found = [self.monitor_alarm(alarm) for alarm in monitor_alarms] if attribute == "monitor_alarm" else []
+            for name in found or [getattr(self, attribute)]:
+                if len(name) > limit:
+                    over = len(name) - limit
+                    problems.append(
+                        f"STACK={self.stack} makes the {what} name {name} ({len(name)} characters), over the "
+                        f"documented {limit} ({text}): choose a stack name {over} or more characters shorter"
+                    )
+        return problems
 
 
 @dataclass

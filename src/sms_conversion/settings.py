@@ -12,6 +12,7 @@ variables and coercing their strings, is what pydantic itself does.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +22,16 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_ENDPOINT = "sms.tencentcloudapi.com"
+# Tencent Cloud's API regions, as the SMS API's "Request Structure" page (product 382/40465) and every API 3.0
+# product's list them, with the financial zones. A name outside it is a typo that every call would pay for with
+# UnsupportedRegion; which of them SMS serves, and at which site, is the API's to answer (and `make deploy`'s
+# endpoint check: tools/stack.py).
+TENCENT_REGIONS = (
+    "ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-nanjing", "ap-chengdu", "ap-chongqing", "ap-hongkong",
+    "ap-singapore", "ap-bangkok", "ap-jakarta", "ap-mumbai", "ap-seoul", "ap-tokyo", "na-ashburn",
+    "na-siliconvalley", "na-toronto", "eu-frankfurt", "eu-moscow", "sa-saopaulo", "ap-shanghai-fsi",
+    "ap-shenzhen-fsi", "ap-beijing-fsi",
+)  # fmt: skip
 MIN_SECRET_LENGTH = 16
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
@@ -108,6 +119,15 @@ class Settings(BaseModel):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("SMS_REGION")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in TENCENT_REGIONS:
+            close = difflib.get_close_matches(value, TENCENT_REGIONS, n=1)
+            suggestion = f" (did you mean {close[0]}?)" if close else " (such as ap-guangzhou, or ap-singapore)"
+            raise ValueError(f"is not a Tencent Cloud region{suggestion}")
+        return value
 
     @field_validator("SMS_ENDPOINT")
     @classmethod

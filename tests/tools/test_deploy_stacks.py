@@ -382,3 +382,60 @@ def test_the_committed_example_stack_file_is_valid_and_plans(cloud: CloudStandIn
     assert status == 0, output
     assert "would create    scf function report-conversion-example" in output
     assert "SMS_MAX_RPS=100 (stack file)" in output
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ("LOG_LEVEL=verbose\n", "invalid configuration: LOG_LEVEL: Input should be"),
+        ("\nSMS_MAX_ATTEMPTS=99\n", "invalid configuration: SMS_MAX_ATTEMPTS:"),
+        ("SMS_REGION=ap-guangzhuo\n", "SMS_REGION: is not a Tencent Cloud region (did you mean ap-guangzhou?)"),
+        ("", "invalid configuration: REPORT_SIGNING_SECRET: each comma-separated secret must be at least 16"),
+    ],
+    ids=["log-level", "out-of-range", "region-typo", "short-secret-from-the-shell"],
+)
+def test_the_plan_refuses_what_the_function_would_answer_500_for_in_its_own_words(
+    cloud: CloudStandIn, package: Path, stacks: Path, settings: str, words: str
+) -> None:
+    (stacks / "odd.env").write_text(settings)
+    shell = {**FIRST, "STACK": "odd"}
+    if not settings:
+        shell["REPORT_SIGNING_SECRET"] = "short-secret-1"
+    status, output = run(cloud, package, stacks, shell, dry_run=True)
+    assert status == 1
+    refusals = [line for line in output.splitlines() if line.startswith("deploy: refused:")]
+    assert any(words in line for line in refusals), output
+    if settings:
+        assert any(f"odd.env:{settings.count(chr(10))}: " in line for line in refusals), refusals
+    assert "international site" not in output  # a typo gets no pairing advice
+    assert "short-secret-1" not in output  # a variable is named, its value never shown
+
+
+def test_variables_over_scfs_4_kb_are_refused(cloud: CloudStandIn, package: Path, stacks: Path) -> None:
+    (stacks / "big.env").write_text("SMS_ALLOWED_SDK_APP_IDS=" + ",".join(["1400006666"] * 400) + "\n")
+    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "big"}, dry_run=True)
+    assert status == 1
+    assert "over SCF's 4096 (its quota page, 583/11637)" in output
+
+
+def test_a_stack_name_that_makes_a_name_over_its_documented_limit_is_refused(
+    cloud: CloudStandIn, package: Path, stacks: Path
+) -> None:
+    (stacks / "a-twenty-char-stack.env").write_text("")
+    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "a-twenty-char-stack"}, dry_run=True)
+    assert status == 1
+    assert (
+        "STACK=a-twenty-char-stack makes the monitor alarm policy name "
+        "report-conversion-a-twenty-char-stack-duration-near-the-time-limit (66 characters), over the documented 60 "
+        "(monitor CreateAlarmPolicy.PolicyName: 策略名称，不超过60字符): "
+        "choose a stack name 6 or more characters shorter"
+    ) in output
+
+
+def test_the_plan_says_where_the_function_logs(cloud: CloudStandIn, package: Path, stacks: Path) -> None:
+    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "staging"}, dry_run=True)
+    assert status == 0, output
+    assert (
+        "deploy: logs: CLS topic report-conversion-staging-logs in logset report-conversion-staging (ap-guangzhou)"
+        in output
+    )
