@@ -232,6 +232,9 @@ class Desired:
         return (self.settings.values.get(name) or self.shell.get(name) or "").strip()
 
     def package_sha(self) -> str:
+        """The package's digest; "unbuilt" in a dry run before any package exists (a real run builds it first)."""
+        if not self.zip_path.is_file():
+            return "unbuilt"
         return hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
 
     def description(self, marker: str) -> str:
@@ -386,8 +389,13 @@ class Deployer:
         poll_seconds: float = 2.0,
         wait_seconds: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
+        build_package: Callable[[], None] | None = None,
     ) -> None:
         self.cloud = cloud
+        # Called once the plan has passed its checks (a dry run never builds the package).
+        self.build_package = build_package
+        # Why the cloud could not be asked (a dry run goes on with what needs no account), or None.
+        self.unknown: str | None = None
         self.desired = desired
         self.names = desired.names
         self.plan = plan
@@ -560,9 +568,16 @@ class Deployer:
     # ---- the walk -------------------------------------------------------------------------------------
 
     def begin(self) -> None:
-        """The first call: it proves tccli's key works, and reads the function everything else hangs on."""
+        """The first call: it proves tccli's key works, and reads the function everything else hangs on. A dry run
+        that cannot ask (no tccli, no key, no network) goes on with what the template, stack file and shell say."""
         with step("read the function"):
-            found = self.read("scf", "GetFunction", self.function_key)
+            try:
+                found = self.read("scf", "GetFunction", self.function_key)
+            except CloudError as exc:
+                if not self.dry_run or exc.advice() is None:
+                    raise
+                self.unknown = exc.advice()
+                return
         function = next(resource for resource in self.walk if isinstance(resource, resources.Function))
         if found is not None and self.owns(function, found):
             self.current = found
@@ -600,6 +615,15 @@ class Deployer:
             self.plan.note(f"warning: {warning}")
         if self.refusals and not self.dry_run:
             raise DeployError(f"refused: {self.refusals[0]}")
+        if self.unknown is not None:
+            self.plan.note(
+                f"the cloud's state is unknown: {self.unknown}. What exists, and what a real run would create or "
+                "change, cannot be said; everything above needs no account"
+            )
+            return
+        if self.build_package is not None and not self.dry_run:
+            with step("build the package"):
+                self.build_package()
         if self.foreign is not None and not self.dry_run:
             message = f"scf function {self.names.function} exists and is not stack {self.names.stack}'s"
             raise DeployError(f"refused: {message}: choose another STACK")
@@ -766,6 +790,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _Unreachable:
+    """The cloud when there is no tccli: every call says why (a dry run then plans without it)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
+        raise CloudError("TccliNotRunnable", self.why)
+
+
+def _build_package() -> None:
+    from tools import package
+
+    package.build()
+
+
 def _sleeper(cloud: Cloud | None) -> Callable[[float], None]:
     return time.sleep if cloud is None else (lambda _: None)
 
@@ -805,22 +845,33 @@ def main(
     name = "deploy" if args.command == "apply" else "destroy"
     binary = shell.get("TCCLI") or shutil.which("tccli") or ("" if cloud is not None else None)
     if binary is None:
-        print(
-            f"{name}: tccli is not installed: pip install tccli, then tccli configure (docs/deploy.md#step-by-step)",
-            file=out,
-        )
-        return 1
-    if args.command == "apply" and not args.zip.is_file():
-        print(f"{name}: no package at {args.zip}: make package", file=out)
-        return 1
+        missing = "tccli is not installed: pip install tccli, then tccli configure (docs/deploy.md#step-by-step)"
+        if not args.dry_run:
+            print(f"{name}: {missing}", file=out)
+            return 1
+        cloud = _Unreachable(missing)
+    # The package: the one given (--zip), or built afresh by a real run once its plan has passed the checks (never
+    # by a dry run, which compares the package already built, if any).
+    build_package = None
+    if args.command == "apply" and not args.dry_run:
+        if args.zip == FUNCTION_ZIP:
+            build_package = _build_package
+        elif not args.zip.is_file():
+            print(f"{name}: no package at {args.zip}: make package", file=out)
+            return 1
     remove_stale_requests(REQUESTS)
     plan = Plan(out, args.dry_run, name)
     try:
         unset = frozenset(item.strip() for item in args.unset.split(",") if item.strip())
         desired = Desired.from_template(shell, args.zip, unset, stacks)
-        caller = cloud or Tccli(binary, desired.region, shell.get("DEPLOY_API_ENDPOINT") or None)
+        caller = cloud or Tccli(binary or "tccli", desired.region, shell.get("DEPLOY_API_ENDPOINT") or None)
         deployer = Deployer(
-            caller, desired, plan, poll_seconds=float(shell.get("DEPLOY_POLL_SECONDS") or 2.0), sleep=_sleeper(cloud)
+            caller,
+            desired,
+            plan,
+            poll_seconds=float(shell.get("DEPLOY_POLL_SECONDS") or 2.0),
+            sleep=_sleeper(cloud),
+            build_package=build_package,
         )
         print(
             f"{name}: {'plan (dry run, nothing changes)' if args.dry_run else 'stack ' + desired.names.stack}",
@@ -838,7 +889,7 @@ def main(
     finally:
         with contextlib.suppress(OSError):
             REQUESTS.rmdir()  # empty: every request file is deleted as soon as tccli has read it
-    summary = ", ".join(f"{count} {verb}" for verb, count in sorted(plan.counts.items()))
+    summary = ", ".join(f"{count} {verb}" for verb, count in sorted(plan.counts.items())) or "nothing read"
     if args.dry_run:
         print(f"{name}: plan: {summary}", file=out)
         for refusal in deployer.refusals:

@@ -330,7 +330,9 @@ class Function(Resource):
         vpc = desired.vpc()
         if vpc:
             configuration["VpcConfig"] = vpc
-        zip_base64 = base64.b64encode(desired.zip_path.read_bytes()).decode("ascii")
+        # A dry run may have no package yet (a real run builds it after the plan's checks): nothing is sent then.
+        built = desired.zip_path.is_file()
+        zip_base64 = base64.b64encode(desired.zip_path.read_bytes()).decode("ascii") if built else "(zip)"
         handler = desired.properties["Handler"]
         if found is None:
             params = {**configuration, "Handler": handler, "Code": {"ZipFile": zip_base64}, "Tags": d.tags()}
@@ -340,7 +342,9 @@ class Function(Resource):
             d.wait_active("created")
             return
         d.wait_active("found")
-        if f"sha256:{desired.package_sha()[:16]}" not in str(found.get("Description", "")):
+        if not built:
+            d.plan.say("update", self.label(d), "code (the package is built by the real run)")
+        elif f"sha256:{desired.package_sha()[:16]}" not in str(found.get("Description", "")):
             if desired.zip_path.stat().st_size > MAX_UPDATE_ZIP_BYTES:
                 raise d.error("LimitExceeded.ZipFile", "the zip is over UpdateFunctionCode's 20 MB: upload it to COS")
             d.change("scf", "UpdateFunctionCode", {**d.function_key, "Handler": handler, "ZipFile": zip_base64})

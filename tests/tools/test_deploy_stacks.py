@@ -204,15 +204,19 @@ def test_more_than_a_page_of_alarm_policies_and_notices_is_read_to_the_end(
         ("UnauthorizedOperation", "attach deploy/deployer-policy.json"),
     ],
 )
-def test_a_refused_key_stops_the_run_at_the_first_call_before_any_plan_line(
+def test_a_refused_key_stops_a_real_run_at_its_first_call_and_a_dry_run_plans_without_the_cloud(
     cloud: CloudStandIn, package: Path, stacks: Path, code: str, words: str
 ) -> None:
     cloud.fail("GetFunction", code, "refused", times=99)
-    for dry_run in (True, False):
-        status, output = run(cloud, package, stacks, FIRST, dry_run=dry_run)
-        assert status == 1
-        assert words in output
-        assert names_in_plan(output) == [], output  # never "would create cam role ..."
+    status, output = run(cloud, package, stacks, FIRST)
+    assert status == 1
+    assert words in output
+    assert names_in_plan(output) == [], output  # never "would create cam role ..."
+    status, output = run(cloud, package, stacks, FIRST, dry_run=True)
+    assert status == 0, output  # no refusal: what needs no account is planned, the rest said to be unknown
+    [unknown] = [line for line in output.splitlines() if "the cloud's state is unknown: " in line]
+    assert words in unknown
+    assert names_in_plan(output) == [], output
     assert cloud.actions() == ["GetFunction", "GetFunction"]
 
 
@@ -439,3 +443,79 @@ def test_the_plan_says_where_the_function_logs(cloud: CloudStandIn, package: Pat
         "deploy: logs: CLS topic report-conversion-staging-logs in logset report-conversion-staging (ap-guangzhou)"
         in output
     )
+
+
+# ---- a plan with no account ---------------------------------------------------------------------
+
+
+def test_a_dry_run_with_no_tccli_prints_all_that_needs_no_account(
+    stacks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tccli anywhere
+    out = io.StringIO()
+    missing = tmp_path / "no-package.zip"
+    status = deploy.main(
+        ["apply", "--dry-run", "--zip", str(missing)], {**FIRST, "STACK": "staging"}, out, None, stacks
+    )
+    output = out.getvalue()
+    assert status == 0, output
+    assert "deploy: stack staging: function report-conversion-staging in ap-guangzhou" in output
+    assert "SMS_MAX_RPS=100 (stack file)" in output
+    assert "deploy: logs: CLS topic report-conversion-staging-logs" in output
+    assert "capacity" in output or "records/s" in output  # the sizing
+    assert (
+        "the cloud's state is unknown: tccli could not ask the API (TccliNotRunnable: tccli is not installed" in output
+    )
+    assert names_in_plan(output) == []  # nothing is claimed about the cloud
+    assert not missing.exists()  # a dry run never builds the package
+    assert SECRET not in output
+
+
+def test_a_dry_run_with_no_tccli_still_exits_1_for_a_refusal(
+    stacks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    out = io.StringIO()
+    shell = {"STACK": "staging"}  # no signing secret: the open Function URL is refused
+    status = deploy.main(["apply", "--dry-run"], shell, out, None, stacks)
+    assert status == 1
+    assert "deploy: refused: REPORT_SIGNING_SECRET is not set" in out.getvalue()
+
+
+def test_a_dry_run_with_a_refused_key_plans_offline_and_a_real_run_stops(
+    cloud: CloudStandIn, package: Path, stacks: Path
+) -> None:
+    cloud.fail("GetFunction", "AuthFailure.SecretIdNotFound", "no such key", times=2)
+    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "staging"}, dry_run=True)
+    assert status == 0, output
+    assert "the cloud's state is unknown: tccli's credentials were refused (AuthFailure.SecretIdNotFound)" in output
+    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "staging"})
+    assert status == 1
+    assert "tccli's credentials were refused" in output
+    assert cloud.functions == {}
+
+
+def test_a_real_run_builds_the_package_once_its_plan_passed_and_never_before(
+    cloud: CloudStandIn, package: Path, stacks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "dist" / "function.zip"
+    built: list[int] = []
+
+    def build() -> None:  # stands in for tools.package.build (pip and Python 3.10: the slow suite's)
+        built.append(len(cloud.calls))
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(package.read_bytes())
+
+    monkeypatch.setattr(deploy, "FUNCTION_ZIP", target)
+    monkeypatch.setattr(deploy, "_build_package", build)
+    region = InProcessCloud(cloud, "ap-guangzhou")
+    out = io.StringIO()
+    assert deploy.main(["apply"], {"STACK": "staging"}, out, cloud=region, stacks=stacks) == 1  # refused: no secret
+    assert built == []
+    assert deploy.main(["apply", "--dry-run"], {**FIRST, "STACK": "staging"}, out, cloud=region, stacks=stacks) == 0
+    assert built == []
+    assert deploy.main(["apply"], {**FIRST, "STACK": "staging"}, out, cloud=region, stacks=stacks) == 0, out.getvalue()
+    assert len(built) == 1
+    before = cloud.actions()[: built[0]]
+    assert not [action for action in before if MUTATING.match(action)]  # every change comes after the build
+    assert [action for action in cloud.actions()[built[0] :] if MUTATING.match(action)]
