@@ -378,6 +378,36 @@ class CloudStandIn:
             raise ApiError("FailedOperation.FunctionStatusError", f"the function is {function.status}: wait for Active")
         return function
 
+    def _scf_ListFunctions(self, p: dict[str, Any]) -> dict[str, Any]:
+        """The region's functions, filtered as the API documents `Filters` for tags (`tag-<key>` names, any of
+        `Values`), paged by Offset/Limit (default 20)."""
+        wanted: dict[str, set[str]] = {}
+        for item in p.get("Filters") or []:
+            name = str(item.get("Name", ""))
+            if not name.startswith("tag-"):
+                raise ApiError("InvalidParameterValue.Filters", f"this stand-in filters by tags only, not {name}")
+            wanted[name[4:]] = {str(value) for value in item.get("Values") or []}
+        found = []
+        for (namespace, name), function in sorted(self._r.functions.items()):
+            if p.get("Namespace") and namespace != p["Namespace"]:
+                continue
+            tags = {str(tag["Key"]): str(tag["Value"]) for tag in function.config.get("Tags") or []}
+            if any(tags.get(key) not in values for key, values in wanted.items()):
+                continue
+            found.append(
+                {
+                    "FunctionName": name,
+                    "Namespace": namespace,
+                    "Runtime": function.config.get("Runtime", ""),
+                    "Status": function.status,
+                    "Description": function.config.get("Description", ""),
+                    "Tags": function.config.get("Tags") or [],
+                    "ReservedConcurrencyMem": function.reserved_mem or 0,
+                    "Type": "Event",
+                }
+            )
+        return {"Functions": _page(found, p), "TotalCount": len(found)}
+
     def _scf_GetFunction(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._function(p)
         if function.status != "Active":

@@ -444,7 +444,13 @@ class Deployer:
             raise
 
     def each(
-        self, service: str, action: str, params: dict[str, Any], key: str, missing_ok: bool = False
+        self,
+        service: str,
+        action: str,
+        params: dict[str, Any],
+        key: str,
+        missing_ok: bool = False,
+        region: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every item of a Describe or List call, page after page, until the total is seen."""
         size = PAGE_SIZES[service]
@@ -457,9 +463,9 @@ class Deployer:
             else:
                 paging = {"Offset": seen, "Limit": size}
             answer = (
-                self.read(service, action, {**params, **paging})
+                self.read(service, action, {**params, **paging}, region)
                 if missing_ok
-                else self.call(service, action, {**params, **paging})
+                else self.call(service, action, {**params, **paging}, region)
             )
             if answer is None:
                 return
@@ -686,6 +692,8 @@ class Deployer:
         problem = quota_problem(variables, desired.instances, desired.quota_rps)
         if problem:
             self.refuse(self.set_at("SMS_FLEET_MAX_RPS", "SMS_MAX_RPS", "RESERVED_INSTANCES") + problem)
+        elif self.unknown is None and (account := self.account_quota_problem()):
+            self.refuse(self.set_at("SMS_MAX_RPS", "RESERVED_INSTANCES", "SMS_FLEET_MAX_RPS") + account)
         function_problem = self.function_settings_problem()
         if function_problem:
             self.refuse(function_problem)
@@ -735,6 +743,72 @@ class Deployer:
                         )
                         continue
                 resource.delete(self, found)
+
+    def account_quota_problem(self) -> str | None:
+        """Why every stack of the account together (this one as planned, the others as they run, in every region
+        SCF serves) could start more calls per second than the account's ReportConversion quota, or None.
+
+        A stack contributes instances (reserved concurrency / memory) x SMS_MAX_RPS, or its SMS_FLEET_MAX_RPS; stacks
+        whose fleet limits live in one Redis (the same REDIS_URL) share one limit, counted once at its largest."""
+        mine = f"{self.names.stack} in {self.desired.region}"
+        parts: dict[str, int] = {}
+        fleets: dict[str, tuple[int, str]] = {}
+        unbounded: list[str] = []
+        self._contribute(mine, self.variables, self.desired.instances, parts, fleets)
+        for region, function in self.managed_functions():
+            tags = _tag_map(function.get("Tags"))
+            where = f"{tags.get(STACK_TAG, '?')} in {region}"
+            if where == mine:
+                continue
+            key = {"FunctionName": function.get("FunctionName"), "Namespace": function.get("Namespace", "default")}
+            detail = self.read("scf", "GetFunction", key, region) or {}
+            memory, reserved = int(detail.get("MemorySize") or 0), int(function.get("ReservedConcurrencyMem") or 0)
+            if not (memory and reserved) and not variables_of(detail).get("SMS_FLEET_MAX_RPS"):
+                unbounded.append(where)
+                continue
+            self._contribute(where, variables_of(detail), reserved // memory if memory else 0, parts, fleets)
+        for limit, where in fleets.values():
+            parts[where] = limit
+        total = sum(parts.values())
+        if unbounded:
+            self.plan.note(
+                f"warning: {', '.join(unbounded)} has no reserved concurrency: its calls per second have no bound, "
+                "and the account's quota cannot be checked against it"
+            )
+        if total <= self.desired.quota_rps or len(parts) < 2:
+            return None
+        shown = ", ".join(f"{where} {rate}/s" for where, rate in sorted(parts.items()))
+        return (
+            f"the account's stacks together may start {total} calls per second ({shown}), over its ReportConversion "
+            f"quota of {self.desired.quota_rps} (SMS_ACCOUNT_QUOTA_RPS): lower SMS_MAX_RPS or RESERVED_INSTANCES "
+            "somewhere, or share one SMS_FLEET_MAX_RPS in one Redis"
+        )
+
+    def _contribute(
+        self,
+        where: str,
+        variables: Mapping[str, str],
+        instances: int,
+        parts: dict[str, int],
+        fleets: dict[str, tuple[int, str]],
+    ) -> None:
+        fleet = variables.get("SMS_FLEET_MAX_RPS")
+        if fleet:
+            # One Redis, one fleet key: the stacks that share it share one limit (keyed by a digest: a secret).
+            redis = hashlib.sha256(str(variables.get("REDIS_URL") or "").encode()).hexdigest()
+            limit = max(int(fleet), fleets.get(redis, (0, where))[0])
+            fleets[redis] = (limit, fleets.get(redis, (0, where))[1])
+            return
+        parts[where] = instances * int(variables.get("SMS_MAX_RPS") or FUNCTION_DEFAULT_MAX_RPS)
+
+    def managed_functions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(region, function) for every function this tool manages, in every region SCF serves (paged)."""
+        regions = self.call("region", "DescribeRegions", {"Product": "scf"})
+        tag = [{"Name": f"tag-{MANAGED_BY[0]}", "Values": [MANAGED_BY[1]]}]
+        for item in regions.get("RegionSet") or []:
+            region = str(item.get("Region"))
+            for function in self.each("scf", "ListFunctions", {"Filters": tag}, "Functions", region=region):
+                yield region, function
 
     def used_elsewhere(self) -> str | None:
         """Another region where the stack's function still exists (CAM has no region: its role serves them all)."""
