@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 # run errors up to `retry` times; asynchronous triggers (a CMQ topic, EventBridge) up to RetryNum within MsgTTL.
 CKAFKA_RETRY = 10000
 ASYNC_RETRY = {"RetryConfig": [{"RetryNum": 2}], "MsgTTL": 21600}
+# What a new function's asynchronous invocations start with: 2 retries of run errors, 6 hours (docs 583/39704).
+SCF_DEFAULT_ASYNC = {"RetryConfig": [{"RetryNum": 2}], "MsgTTL": 21600}
 ALARM_LEVELS = {"warn": 0, "info": 1, "critical": 2}
 MAX_UPDATE_ZIP_BYTES = 20 * 1024 * 1024  # UpdateFunctionCode's ZipFile limit (CreateFunction: 50 MB)
 NEW = "(new)"  # the id of something a dry run would create
@@ -482,6 +484,13 @@ class _FunctionSetting(_FunctionPart):
 class AsyncRetries(_FunctionSetting):
     kind = "scf asynchronous retries"
     read_action = "GetFunctionEventInvokeConfig"
+
+    def read(self, d: Deployer) -> dict[str, Any] | None:
+        if d.current is None and d.dry_run:
+            # A function about to be created starts with SCF's defaults (docs 583/39704): what the real run will
+            # read once it has created it, so the plan says what the run will do.
+            return {"AsyncTriggerConfig": SCF_DEFAULT_ASYNC, "Tags": d.tags()}
+        return super().read(d)
 
     def ensure(self, d: Deployer, found: dict[str, Any] | None) -> None:
         if found is not None and same_json(found.get("AsyncTriggerConfig"), ASYNC_RETRY):

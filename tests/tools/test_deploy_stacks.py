@@ -5,6 +5,7 @@ tags, 20 items a page); the same with the real tccli is test_deploy_with_tccli.p
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def test_a_staging_dry_run_plans_only_the_staging_stacks_names(
     planned = names_in_plan(output)
     assert planned
     for line in planned:
-        assert "staging" in line or "asynchronous retries" in line or "reserved concurrency" in line, line
+        # The function's settings carry no name of their own ("keep scf asynchronous retries").
+        assert "staging" in line or line.endswith("retries") or "reserved concurrency" in line, line
     assert "cls index of report-conversion-staging-logs" in output
     assert "would create    cam policy ReportConversionSms-staging" in output
     assert "would create    cls dashboard report-conversion-staging" in output
@@ -547,3 +549,24 @@ def test_stacks_sharing_one_fleet_limit_in_one_redis_count_once(
     # The same stack in a second region, its fleet limit in the same Redis: 200 + 700, not 200 + 700 + 700.
     status, output = run(cloud, package, stacks, {**FIRST, "STACK": "big", "REGION": "ap-shanghai"})
     assert status == 0, output
+
+
+def plan_lines(output: str) -> list[str]:
+    """The plan's resource lines, as a dry run and a real run both print them ("would create" and "create")."""
+    lines = []
+    for line in output.splitlines():
+        match = re.match(r"^\s+(?:would )?(create|update|keep|leave|delete)\s+(.*)$", line)
+        if match:
+            lines.append(f"{match[1]} {match[2]}")
+    return lines
+
+
+def test_a_dry_run_and_the_real_run_agree_line_for_line_on_an_empty_account(
+    cloud: CloudStandIn, package: Path, stacks: Path
+) -> None:
+    status, dry = run(cloud, package, stacks, {**FIRST, "STACK": "staging"}, dry_run=True)
+    assert status == 0, dry
+    status, real = run(cloud, package, stacks, {**FIRST, "STACK": "staging"})
+    assert status == 0, real
+    assert plan_lines(dry) == plan_lines(real)
+    assert any(line.startswith("keep scf asynchronous retries") for line in plan_lines(dry))
