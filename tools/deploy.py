@@ -762,18 +762,21 @@ class Deployer:
                 continue
             key = {"FunctionName": function.get("FunctionName"), "Namespace": function.get("Namespace", "default")}
             detail = self.read("scf", "GetFunction", key, region) or {}
-            memory, reserved = int(detail.get("MemorySize") or 0), int(function.get("ReservedConcurrencyMem") or 0)
-            if not (memory and reserved) and not variables_of(detail).get("SMS_FLEET_MAX_RPS"):
+            memory, reserved = _whole(detail.get("MemorySize")), _whole(function.get("ReservedConcurrencyMem"))
+            variables = variables_of(detail)
+            fleet, rate = variables.get("SMS_FLEET_MAX_RPS"), variables.get("SMS_MAX_RPS") or FUNCTION_DEFAULT_MAX_RPS
+            # Set by hand (the console), a value may be anything: what cannot be read cannot be bounded.
+            if (fleet and _whole(fleet) is None) or (not fleet and (not (memory and reserved) or _whole(rate) is None)):
                 unbounded.append(where)
                 continue
-            self._contribute(where, variables_of(detail), reserved // memory if memory else 0, parts, fleets)
+            self._contribute(where, variables, (reserved or 0) // (memory or 1), parts, fleets)
         for limit, where in fleets.values():
             parts[where] = limit
         total = sum(parts.values())
         if unbounded:
             self.plan.note(
-                f"warning: {', '.join(unbounded)} has no reserved concurrency: its calls per second have no bound, "
-                "and the account's quota cannot be checked against it"
+                f"warning: {', '.join(unbounded)}: no reserved concurrency, or a rate that is not a number: its calls "
+                "per second have no bound the plan can read, and the account's quota cannot be checked against it"
             )
         if total <= self.desired.quota_rps or len(parts) < 2:
             return None
@@ -824,6 +827,15 @@ class Deployer:
                     break
             self._elsewhere = found
         return self._elsewhere
+
+
+def _whole(value: object) -> int | None:
+    """A positive whole number from an API answer or a variable, or None."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number > 0 else None
 
 
 def _tag_map(tags: Any) -> dict[str, str]:

@@ -570,3 +570,16 @@ def test_a_dry_run_and_the_real_run_agree_line_for_line_on_an_empty_account(
     assert status == 0, real
     assert plan_lines(dry) == plan_lines(real)
     assert any(line.startswith("keep scf asynchronous retries") for line in plan_lines(dry))
+
+
+def test_another_stacks_rate_set_by_hand_to_nonsense_is_a_warning_not_a_crash(
+    cloud: CloudStandIn, package: Path, stacks: Path
+) -> None:
+    assert run(cloud, package, stacks, {**FIRST, "STACK": "staging"})[0] == 0
+    variables = cloud.functions[("default", "report-conversion-staging")].config["Environment"]["Variables"]
+    for variable in variables:
+        if variable["Key"] == "SMS_MAX_RPS":
+            variable["Value"] = "abc"  # edited in the console
+    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "production"}, dry_run=True)
+    assert status == 0, output
+    assert "warning: staging in ap-guangzhou: no reserved concurrency, or a rate that is not a number" in output
