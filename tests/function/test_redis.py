@@ -64,6 +64,12 @@ def env(redis_env: RedisServer, monkeypatch: pytest.MonkeyPatch) -> RedisServer:
     return redis_env
 
 
+def answered(tencent_redis: TencentRedis, reply: bytes, capsys: pytest.CaptureFixture[str]) -> Run:
+    """One invocation while every EVAL (the claim, the release, the fleet slot) is answered with `reply`."""
+    tencent_redis.inject(RedisFault("EVAL", reply=reply))
+    return Run(Application(), capsys)
+
+
 def assert_fails_open(run: Run, emulator: SmsEmulator, warning: str = "idempotency_unavailable") -> None:
     """Reported anyway, each serial once, one warning that says why; nothing left for a redelivery."""
     assert run.summary is not None, run.output
@@ -158,8 +164,7 @@ def test_a_server_in_a_passing_state_fails_open_with_one_warning(
     scf_env: SmsEmulator,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    tencent_redis.inject(RedisFault("EVAL", reply=answer))
-    run = Run(Application(), capsys)
+    run = answered(tencent_redis, answer, capsys)
     assert_fails_open(run, scf_env)
     assert len(run.events("fleet_limit_unavailable")) == 1
     assert not run.events("redis_misconfigured")
@@ -337,8 +342,7 @@ def test_a_refused_command_is_a_misconfiguration(
     scf_env: SmsEmulator,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    tencent_redis.inject(RedisFault("EVAL", reply=answer))
-    run = Run(Application(), capsys)
+    run = answered(tencent_redis, answer, capsys)
     assert_fails_open(run, scf_env)
     [error] = run.events("redis_misconfigured")
     assert words in error["reason"]

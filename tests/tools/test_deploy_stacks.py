@@ -524,14 +524,19 @@ def test_a_real_run_builds_the_package_once_its_plan_passed_and_never_before(
     assert [action for action in cloud.actions()[built[0] :] if MUTATING.match(action)]
 
 
+def big_in_a_second_region(cloud: CloudStandIn, package: Path, stacks: Path, settings: str) -> tuple[int, str]:
+    """Staging and a stack "big" (`settings`) deployed in ap-guangzhou; then big's plan for ap-shanghai."""
+    (stacks / "big.env").write_text("SMS_SDK_APP_ID=1400006666\n" + settings)
+    assert run(cloud, package, stacks, {**FIRST, "STACK": "staging"})[0] == 0
+    assert run(cloud, package, stacks, {**FIRST, "STACK": "big"})[0] == 0
+    return run(cloud, package, stacks, {**FIRST, "STACK": "big", "REGION": "ap-shanghai"})
+
+
 def test_the_plan_adds_every_stack_of_the_account_in_every_region_to_the_quota(
     cloud: CloudStandIn, package: Path, stacks: Path
 ) -> None:
     # The docs' first example: staging 2 x 100, production 3 x 200 here and again in a second region: 1,400/s.
-    (stacks / "big.env").write_text("SMS_SDK_APP_ID=1400006666\nSMS_MAX_RPS=200\nRESERVED_INSTANCES=3\n")
-    assert run(cloud, package, stacks, {**FIRST, "STACK": "staging"})[0] == 0
-    assert run(cloud, package, stacks, {**FIRST, "STACK": "big"})[0] == 0
-    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "big", "REGION": "ap-shanghai"})
+    status, output = big_in_a_second_region(cloud, package, stacks, "SMS_MAX_RPS=200\nRESERVED_INSTANCES=3\n")
     assert status == 1
     assert (
         "the account's stacks together may start 1400 calls per second (big in ap-guangzhou 600/s, big in "
@@ -543,11 +548,8 @@ def test_the_plan_adds_every_stack_of_the_account_in_every_region_to_the_quota(
 def test_stacks_sharing_one_fleet_limit_in_one_redis_count_once(
     cloud: CloudStandIn, package: Path, stacks: Path
 ) -> None:
-    (stacks / "big.env").write_text("SMS_SDK_APP_ID=1400006666\nSMS_FLEET_MAX_RPS=700\n")
-    assert run(cloud, package, stacks, {**FIRST, "STACK": "staging"})[0] == 0
-    assert run(cloud, package, stacks, {**FIRST, "STACK": "big"})[0] == 0
     # The same stack in a second region, its fleet limit in the same Redis: 200 + 700, not 200 + 700 + 700.
-    status, output = run(cloud, package, stacks, {**FIRST, "STACK": "big", "REGION": "ap-shanghai"})
+    status, output = big_in_a_second_region(cloud, package, stacks, "SMS_FLEET_MAX_RPS=700\n")
     assert status == 0, output
 
 
