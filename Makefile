@@ -101,7 +101,7 @@ layer: package
 verify-package: package
 	@$(BIN)/python -m tools.package verify
 
-# Create or update: reads what exists, creates what is missing, updates what differs (tools/deploy.py). The
+# Create or update: reads what exists, creates what is missing, updates what differs (tools/deploy/). The
 # package is built by the run itself once the plan has passed its checks; a dry run never builds it.
 deploy: $(STAMP)
 	@$(BIN)/python -m tools.deploy apply $(if $(DRY_RUN),--dry-run,) $(if $(UNSET),--unset '$(UNSET)',)

@@ -8,7 +8,7 @@ from typing import Any
 
 from emulator.cloud import CloudStandIn, unknown_fields
 from emulator.signing import ApiError
-from tools import deploy
+from tools.deploy.tccli import CloudError
 
 SECRET = "deploy-test-signing-secret-0001"
 PUSH = "deploy-test-push-token-000001"
@@ -27,7 +27,7 @@ class InProcessCloud:
         try:
             result = self.stand_in.dispatch(service, action, json.loads(json.dumps(params)), region or self.region)
         except ApiError as exc:
-            raise deploy.CloudError(exc.code, exc.message) from None
+            raise CloudError(exc.code, exc.message) from None
         assert not unknown_fields(service, f"{action}Response", result), (action, result)
         return result
 

@@ -13,7 +13,10 @@ import pytest
 from deploy_doubles import FIRST, MUTATING, SECRET, InProcessCloud
 
 from emulator.cloud import CloudStandIn
-from tools import deploy
+from tools.deploy import cli
+from tools.deploy.cli import main as deploy_main
+from tools.deploy.desired import load_json
+from tools.deploy.tccli import CloudError
 
 STAGING = """\
 # the staging stack
@@ -52,7 +55,7 @@ def run(
     out = io.StringIO()
     region = shell.get("REGION", "ap-guangzhou")
     argv = [command, "--zip", str(package), *(["--dry-run"] if dry_run else [])]
-    status = deploy.main(argv, shell, out, cloud=InProcessCloud(cloud, region), stacks=stacks)
+    status = deploy_main(argv, shell, out, cloud=InProcessCloud(cloud, region), stacks=stacks)
     return status, out.getvalue()
 
 
@@ -182,7 +185,7 @@ def test_more_than_a_page_of_alarm_policies_and_notices_is_read_to_the_end(
         )  # fmt: skip
     assert run(cloud, package, stacks, FIRST)[0] == 0
     ours = {name for name in everything(cloud)["monitor"] if "-other-" not in name}
-    assert len(ours) == len(deploy.load_json("monitor/alarms.json"))
+    assert len(ours) == len(load_json("monitor/alarms.json"))
     before = len(cloud.monitor_policies)
     status, output = run(cloud, package, stacks, FIRST)
     assert status == 0, output
@@ -224,12 +227,12 @@ def test_a_refused_key_stops_a_real_run_at_its_first_call_and_a_dry_run_plans_wi
 
 
 def test_only_a_real_not_found_reads_as_missing() -> None:
-    assert deploy.CloudError("ResourceNotFound.Function", "x").not_found
-    assert deploy.CloudError("InvalidParameter.RoleNotExist", "x").not_found
-    assert deploy.CloudError("ResourceNotFound.PolicyIdNotExist", "x").not_found
-    assert not deploy.CloudError("AuthFailure.SecretIdNotFound", "x").not_found
-    assert not deploy.CloudError("UnauthorizedOperation.NotExist", "x").not_found
-    assert not deploy.CloudError("InternalError", "not exist").not_found
+    assert CloudError("ResourceNotFound.Function", "x").not_found
+    assert CloudError("InvalidParameter.RoleNotExist", "x").not_found
+    assert CloudError("ResourceNotFound.PolicyIdNotExist", "x").not_found
+    assert not CloudError("AuthFailure.SecretIdNotFound", "x").not_found
+    assert not CloudError("UnauthorizedOperation.NotExist", "x").not_found
+    assert not CloudError("InternalError", "not exist").not_found
 
 
 def test_a_loopback_endpoint_left_in_the_shell_never_reaches_the_plan(
@@ -457,7 +460,7 @@ def test_a_dry_run_with_no_tccli_prints_all_that_needs_no_account(
     monkeypatch.setenv("PATH", str(tmp_path))  # no tccli anywhere
     out = io.StringIO()
     missing = tmp_path / "no-package.zip"
-    status = deploy.main(
+    status = deploy_main(
         ["apply", "--dry-run", "--zip", str(missing)], {**FIRST, "STACK": "staging"}, out, None, stacks
     )
     output = out.getvalue()
@@ -480,7 +483,7 @@ def test_a_dry_run_with_no_tccli_still_exits_1_for_a_refusal(
     monkeypatch.setenv("PATH", str(tmp_path))
     out = io.StringIO()
     shell = {"STACK": "staging"}  # no signing secret: the open Function URL is refused
-    status = deploy.main(["apply", "--dry-run"], shell, out, None, stacks)
+    status = deploy_main(["apply", "--dry-run"], shell, out, None, stacks)
     assert status == 1
     assert "deploy: refused: REPORT_SIGNING_SECRET is not set" in out.getvalue()
 
@@ -509,15 +512,15 @@ def test_a_real_run_builds_the_package_once_its_plan_passed_and_never_before(
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(package.read_bytes())
 
-    monkeypatch.setattr(deploy, "FUNCTION_ZIP", target)
-    monkeypatch.setattr(deploy, "_build_package", build)
+    monkeypatch.setattr(cli, "FUNCTION_ZIP", target)
+    monkeypatch.setattr(cli, "_build_package", build)
     region = InProcessCloud(cloud, "ap-guangzhou")
     out = io.StringIO()
-    assert deploy.main(["apply"], {"STACK": "staging"}, out, cloud=region, stacks=stacks) == 1  # refused: no secret
+    assert deploy_main(["apply"], {"STACK": "staging"}, out, cloud=region, stacks=stacks) == 1  # refused: no secret
     assert built == []
-    assert deploy.main(["apply", "--dry-run"], {**FIRST, "STACK": "staging"}, out, cloud=region, stacks=stacks) == 0
+    assert deploy_main(["apply", "--dry-run"], {**FIRST, "STACK": "staging"}, out, cloud=region, stacks=stacks) == 0
     assert built == []
-    assert deploy.main(["apply"], {**FIRST, "STACK": "staging"}, out, cloud=region, stacks=stacks) == 0, out.getvalue()
+    assert deploy_main(["apply"], {**FIRST, "STACK": "staging"}, out, cloud=region, stacks=stacks) == 0, out.getvalue()
     assert len(built) == 1
     before = cloud.actions()[: built[0]]
     assert not [action for action in before if MUTATING.match(action)]  # every change comes after the build

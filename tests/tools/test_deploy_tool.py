@@ -19,7 +19,10 @@ from deploy_doubles import FIRST, MUTATING, PUSH, REDIS, SECRET, InProcessCloud
 from emulator.cloud import CloudStandIn, unknown_fields
 from emulator.signing import ApiError
 from sms_conversion.logfields import LOG_FIELDS
-from tools import deploy, resources
+from tools.deploy import cli
+from tools.deploy.desired import Desired, load_json
+from tools.deploy.plan import Deployer, Plan
+from tools.deploy.tccli import CloudError, DeployError, Tccli, remove_stale_requests
 
 
 @pytest.fixture
@@ -37,13 +40,11 @@ def run(
 ) -> tuple[str, str | None]:
     """One `make deploy`: its output, and the one-line error it would exit 1 with (None when it succeeded)."""
     out = io.StringIO()
-    desired = deploy.Desired.from_template(shell, package, unset)
-    deployer = deploy.Deployer(
-        InProcessCloud(cloud), desired, deploy.Plan(out, dry_run), poll_seconds=0, sleep=lambda _: None
-    )
+    desired = Desired.from_template(shell, package, unset)
+    deployer = Deployer(InProcessCloud(cloud), desired, Plan(out, dry_run), poll_seconds=0, sleep=lambda _: None)
     try:
         deployer.apply() if command == "apply" else deployer.destroy()
-    except deploy.DeployError as exc:
+    except DeployError as exc:
         return out.getvalue(), str(exc)
     return out.getvalue(), None
 
@@ -72,8 +73,8 @@ def test_a_first_deploy_creates_everything_and_a_second_creates_nothing(cloud: C
         "cls dashboard",
         "monitor alarm",
     } <= kinds
-    assert len(cloud.alarms) == len(deploy.load_json("cls/alarms.json"))
-    assert len(cloud.monitor_policies) == len(deploy.load_json("monitor/alarms.json"))
+    assert len(cloud.alarms) == len(load_json("cls/alarms.json"))
+    assert len(cloud.monitor_policies) == len(load_json("monitor/alarms.json"))
     function = cloud.functions[("default", "report-conversion")]
     topic = next(iter(cloud.topics.values()))
     assert (function.config["ClsTopicId"], function.config["ClsLogsetId"]) == (topic["TopicId"], topic["LogsetId"])
@@ -301,10 +302,8 @@ def query_fields(query: str) -> set[str]:
 
 
 def queries() -> list[tuple[str, str, list[str]]]:
-    found = [(alarm["name"], alarm["query"], alarm["fields"]) for alarm in deploy.load_json("cls/alarms.json")]
-    found += [
-        (chart["title"], chart["query"], chart["fields"]) for chart in deploy.load_json("cls/dashboard.json")["charts"]
-    ]
+    found = [(alarm["name"], alarm["query"], alarm["fields"]) for alarm in load_json("cls/alarms.json")]
+    found += [(chart["title"], chart["query"], chart["fields"]) for chart in load_json("cls/dashboard.json")["charts"]]
     return found
 
 
@@ -317,7 +316,7 @@ def test_every_field_an_alarm_or_chart_queries_is_one_the_function_prints(
 
 
 def test_the_alarms_cover_what_operators_must_hear_about() -> None:
-    events = {re.search(r'event:"(\w+)"', alarm["query"]).group(1) for alarm in deploy.load_json("cls/alarms.json")}  # type: ignore[union-attr]
+    events = {re.search(r'event:"(\w+)"', alarm["query"]).group(1) for alarm in load_json("cls/alarms.json")}  # type: ignore[union-attr]
     assert {
         "deployment_fault",
         "misconfigured",
@@ -327,9 +326,9 @@ def test_the_alarms_cover_what_operators_must_hear_about() -> None:
         "record",
         "unauthorized",
     } <= events
-    metrics = {alarm["metric"] for alarm in deploy.load_json("monitor/alarms.json")}
+    metrics = {alarm["metric"] for alarm in load_json("monitor/alarms.json")}
     assert metrics == {"Error", "Throttle", "Duration"}
-    assert all(alarm["runbook"] for alarm in deploy.load_json("cls/alarms.json"))
+    assert all(alarm["runbook"] for alarm in load_json("cls/alarms.json"))
 
 
 def test_tccli_request_files_are_private_and_gone_after_each_call(tmp_path: Path) -> None:
@@ -345,7 +344,7 @@ def test_tccli_request_files_are_private_and_gone_after_each_call(tmp_path: Path
     )
     probe.chmod(0o755)
     workdir = tmp_path / "requests"
-    cloud = deploy.Tccli(str(probe), "ap-guangzhou", None, workdir)
+    cloud = Tccli(str(probe), "ap-guangzhou", None, workdir)
     assert cloud.call("cam", "CreateRole", {"RoleName": "r", "Description": SECRET}) == {"RoleId": "1"}
     mode, count = log.read_text().split()
     assert (mode, count) == ("600", "1")
@@ -354,20 +353,20 @@ def test_tccli_request_files_are_private_and_gone_after_each_call(tmp_path: Path
     error = "[TencentCloudSDKException] code:AuthFailure.SecretIdNotFound message:no such key requestId:r1"
     failing.write_text(f"#!/bin/sh\necho '{error}'\nexit 255\n")
     failing.chmod(0o755)
-    with pytest.raises(deploy.CloudError) as caught:
-        deploy.Tccli(str(failing), "ap-guangzhou", None, workdir).call("scf", "GetFunction", {"FunctionName": "f"})
+    with pytest.raises(CloudError) as caught:
+        Tccli(str(failing), "ap-guangzhou", None, workdir).call("scf", "GetFunction", {"FunctionName": "f"})
     assert (caught.value.code, caught.value.message) == ("AuthFailure.SecretIdNotFound", "no such key")
     assert stat.S_IMODE(workdir.stat().st_mode) & 0o077 == 0 or list(workdir.iterdir()) == []
 
 
 def test_the_deployers_cam_policy_allows_every_action_deploy_and_destroy_call() -> None:
     """deploy/deployer-policy.json is what README tells the person deploying to attach: nothing more, nothing less."""
-    source = Path(deploy.__file__).read_text() + Path(resources.__file__).read_text()
+    source = "".join(path.read_text() for path in sorted(Path(cli.__file__).parent.rglob("*.py")))
     called = {f"name/{service}:{action}" for service, action in re.findall(
         r'(?:self|d)\.(?:call|change|read|each|named)\(\s*"(\w+)",\s*"(\w+)"', source)}  # fmt: skip
-    # A function setting's read is named by its class (resources._FunctionSetting.read_action).
+    # A function setting's read is named by its class (tools/deploy/resources/scf.py's _FunctionSetting.read_action).
     called |= {f"name/scf:{action}" for action in re.findall(r'read_action = "(\w+)"', source)}
-    policy = deploy.load_json("deployer-policy.json")
+    policy = load_json("deployer-policy.json")
     [statement] = policy["statement"]
     # cam:PassRole: CreateFunction hands the execution role to SCF.
     assert set(statement["action"]) == called | {"name/cam:PassRole"}
@@ -406,7 +405,7 @@ def test_two_deploys_at_once_never_delete_each_others_request_files(tmp_path: Pa
         mine = tmp_path / f"GetRole-{os.getpid()}-ghi.json"
         for path in (live, dead, legacy, mine):
             path.write_text("{}")
-        deploy.remove_stale_requests(tmp_path)
+        remove_stale_requests(tmp_path)
         assert sorted(path.name for path in tmp_path.iterdir()) == [live.name]
     finally:
         sleeper.kill()

@@ -11,13 +11,14 @@ from deploy_doubles import FIRST, InProcessCloud
 
 from emulator.cloud import CloudStandIn
 from local.runtime import function_from_template
-from tools import deploy
+from tools.deploy.desired import DEFAULT_QUOTA_RPS, Desired, template_variables
+from tools.deploy.plan import Deployer, Plan
 from tools.sizing import Sizing, capacity_rps
 
 
 def template_sizing() -> Sizing:
-    desired = deploy.Desired.from_template({}, Path("unused.zip"), frozenset())
-    return desired.sizing(deploy.template_variables(desired.properties))
+    desired = Desired.from_template({}, Path("unused.zip"), frozenset())
+    return desired.sizing(template_variables(desired.properties))
 
 
 def test_the_templates_rate_cap_is_reachable_at_its_memory() -> None:
@@ -28,7 +29,7 @@ def test_the_templates_rate_cap_is_reachable_at_its_memory() -> None:
 
 def test_the_fleet_the_template_promises_stays_within_the_quota_and_is_reached() -> None:
     sized = template_sizing()
-    assert sized.instances * sized.cap_rps <= deploy.DEFAULT_QUOTA_RPS
+    assert sized.instances * sized.cap_rps <= DEFAULT_QUOTA_RPS
     assert sized.instances * sized.rate == sized.instances * sized.cap_rps  # the cap binds, not the CPU
 
 
@@ -55,12 +56,12 @@ def test_a_cap_above_the_capacity_and_a_batch_past_the_timeout_are_warned() -> N
 def test_make_deploy_prints_the_capacity_beside_the_cap_and_warns(package: Path) -> None:
     out = io.StringIO()
     shell = {**FIRST, "SMS_MAX_RPS": "240", "RESERVED_INSTANCES": "4", "FROM_SHELL": "SMS_MAX_RPS"}
-    desired = deploy.Desired.from_template(shell, package, frozenset())
+    desired = Desired.from_template(shell, package, frozenset())
     desired.properties = {**desired.properties, "MemorySize": 128}
-    deployer = deploy.Deployer(
+    deployer = Deployer(
         InProcessCloud(CloudStandIn(reads_until_active=2)),
         desired,
-        deploy.Plan(out, dry_run=True),
+        Plan(out, dry_run=True),
         poll_seconds=0,
         sleep=lambda _: None,
     )

@@ -1,0 +1,198 @@
+"""What every resource shares: the context it works in, its base class, and the comparisons that decide
+keep or update."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from tools.deploy.desired import Desired
+from tools.deploy.tccli import CloudError
+from tools.stack import Names
+
+NEW = "(new)"  # the id of something a dry run would create
+
+
+class Plan(Protocol):
+    def say(self, verb: str, what: str, detail: str = "") -> None: ...
+
+
+class Context(Protocol):
+    """What a resource may use of the run walking it (tools/deploy/plan.py's Deployer): its calls, the ids the
+    resources before it found or made, and the one ownership check."""
+
+    desired: Desired
+    names: Names
+
+    @property
+    def plan(self) -> Plan: ...
+
+    dry_run: bool
+    marker: str
+    function_key: dict[str, str]
+    ids: dict[str, str]
+    referenced: set[str]
+    current: dict[str, Any] | None
+    foreign: dict[str, Any] | None
+    variables: dict[str, str]
+    deleted_topic: bool
+    function_created: bool
+
+    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]: ...
+    def change(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def read(
+        self, service: str, action: str, params: dict[str, Any], region: str | None = None
+    ) -> dict[str, Any] | None: ...
+    def each(
+        self,
+        service: str,
+        action: str,
+        params: dict[str, Any],
+        key: str,
+        missing_ok: bool = False,
+        region: str | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
+    def named(
+        self, service: str, action: str, params: dict[str, Any], key: str, field: str, name: str
+    ) -> dict[str, Any] | None: ...
+    def error(self, code: str, message: str) -> CloudError: ...
+    def tags(self) -> list[dict[str, str]]: ...
+    def owns(self, resource: Resource, found: Mapping[str, Any]) -> bool: ...
+    def document(self, name: str) -> str: ...
+    def index_rule(self) -> dict[str, Any]: ...
+    def board(self) -> dict[str, Any]: ...
+    def triggers(self) -> list[dict[str, Any]]: ...
+    def forget_triggers(self) -> None: ...
+    def cls_alarms(self) -> dict[str, dict[str, Any]]: ...
+    def describe_variables(self, current: Mapping[str, str]) -> str: ...
+    def wait_active(self, why: str) -> None: ...
+
+
+class Resource:
+    """One resource of the stack. `global_`: it has no region (CAM), so other regions may use it too."""
+
+    kind = ""
+    global_ = False
+    # Deleted together with another resource (an index with its topic, a setting with its function).
+    goes_with: str | None = None
+
+    def name(self, d: Context) -> str:
+        raise NotImplementedError
+
+    def read(self, d: Context) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def tags(self, found: Mapping[str, Any]) -> Any:
+        return found.get("Tags")
+
+    def legacy(self, d: Context, found: Mapping[str, Any]) -> bool:
+        """Evidence that the tool made it before it tagged what it made (the default stack only)."""
+        return False
+
+    def ensure(self, d: Context, found: dict[str, Any] | None) -> None:
+        raise NotImplementedError
+
+    def delete(self, d: Context, found: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def label(self, d: Context) -> str:
+        return f"{self.kind} {self.name(d)}"
+
+
+def marked(text: object, d: Context) -> bool:
+    return d.marker in str(text or "")
+
+
+# ---- comparisons -----------------------------------------------------------------------------------
+
+
+def parsed(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            from urllib.parse import unquote
+
+            try:
+                return json.loads(unquote(value))  # CAM answers policy documents URL-encoded
+            except ValueError:
+                return value
+    return value
+
+
+def same_json(current: Any, wanted: Any) -> bool:
+    return bool(parsed(current) == parsed(wanted))
+
+
+def settings_of(desc: Any) -> Any:
+    """A Function URL's settings, without what the platform adds when it answers (the URL itself)."""
+    value = parsed(desc)
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if key in ("AuthType", "NetConfig")}
+    return value
+
+
+def index_fields(rule: Any) -> dict[str, Any]:
+    rule = parsed(rule) or {}
+    key_values = ((rule.get("KeyValue") or {}).get("KeyValues")) or []
+    return {item.get("Key"): (item.get("Value") or {}).get("Type") for item in key_values}
+
+
+def variables_of(function: Mapping[str, Any] | None) -> dict[str, str]:
+    if not function:
+        return {}
+    variables = (function.get("Environment") or {}).get("Variables") or []
+    return {str(item.get("Key")): str(item.get("Value", "")) for item in variables}
+
+
+def configuration_differences(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    labels = {
+        "Runtime": "runtime",
+        "MemorySize": "memory",
+        "Timeout": "timeout",
+        "Role": "role",
+        "Description": "description",
+        "ClsLogsetId": "log topic",
+        "ClsTopicId": "log topic",
+        "VpcConfig": "VPC",
+    }
+    found = []
+    for key, label in labels.items():
+        if (
+            key in wanted
+            and str(current.get(key) or "") != str(wanted[key])
+            and not same_json(current.get(key), wanted[key])
+        ):
+            found.append(label)
+    if variables_of(current) != {item["Key"]: item["Value"] for item in wanted["Environment"]["Variables"]}:
+        found.append("variables")
+    return list(dict.fromkeys(found))
+
+
+def describe_target(target: Mapping[str, Any]) -> str:
+    parts = []
+    if target["webhook"]:
+        parts.append(f"{target['webhook_type']} web callback")
+    if target["uins"]:
+        parts.append(f"{len(target['uins'])} user(s)")
+    if target["groups"]:
+        parts.append(f"{len(target['groups'])} group(s)")
+    return ", ".join(parts)
+
+
+def notice_view(notice: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "receivers": notice.get("NoticeReceivers") or [],
+        "callbacks": [
+            {"CallbackType": item.get("CallbackType"), "Url": item.get("Url")}
+            for item in notice.get("WebCallbacks") or []
+        ],
+    }
+
+
+def rules_view(condition: Any) -> list[tuple[Any, ...]]:
+    rules = (parsed(condition) or {}).get("Rules") or []
+    return [
+        (rule.get("MetricName"), rule.get("Operator"), str(rule.get("Value")), rule.get("Period")) for rule in rules
+    ]
