@@ -109,7 +109,7 @@ class Cam(State):
     def _cam_ListAttachedRolePolicies(self, p: dict[str, Any]) -> dict[str, Any]:
         self._cam_GetRole(p)
         found = [
-            {"PolicyId": str(policy_id), "PolicyName": self.policies[policy_id]["PolicyName"]}
+            {"PolicyId": policy_id, "PolicyName": self.policies[policy_id]["PolicyName"]}
             for role, policy_id in sorted(self.attachments)
             if role == p["RoleName"] and policy_id in self.policies
         ]

@@ -149,8 +149,5 @@ class Cls(State):
         self._r.dashboards[dashboard_id] = {**p, "DashboardId": dashboard_id}
         return {"DashboardId": dashboard_id}
 
-    def _cls_ModifyDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
-        return modify(self._r.dashboards, p, "DashboardId", NO_DASHBOARD)
-
     def _cls_DeleteDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
         return delete(self._r.dashboards, p, "DashboardId", NO_DASHBOARD)

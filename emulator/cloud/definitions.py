@@ -57,8 +57,8 @@ class Limit:
     """A rule a member's document states in words: `check(value)` is the problem, or None.
 
     `service` / `obj` / `name` name the member (in every action whose input reaches `obj`); `cited` is a piece of
-    its document in `api.json`, word for word; `absent` is the problem when the member is missing (a document that
-    says "必填" of a member the model marks optional), else None."""
+    its document in `api.json` (or of a published example), word for word; `absent` is the problem when the
+    member is missing (a document that says "必填" of a member the model marks optional), else None."""
 
     service: str
     obj: str
@@ -182,7 +182,7 @@ LIMITS: tuple[Limit, ...] = (
         "cls",
         "CreateAlarmRequest",
         "AlarmLevel",
-        "0：警告（Warn）;1：提醒（Info）;2：紧急 （Critical）",
+        "0:警告(Warn); 1:提醒(Info); 2:紧急 (Critical)",
         _one_of(0, 1, 2),
     ),
     # ---- Cloud Monitor
@@ -212,7 +212,8 @@ LIMITS: tuple[Limit, ...] = (
         _one_of("ALARM", "OK", "ALL"),
     ),
     Limit("monitor", "CreateAlarmNoticeRequest", "NoticeLanguage", "zh-CN=中文 en-US=英文", _one_of("zh-CN", "en-US")),
-    Limit("monitor", "ModifyAlarmNoticeRequest", "Name", "通知模板名称 60字符以内", _at_most(60)),
+    Limit("monitor", "ModifyAlarmNoticeRequest", "Name", "告警通知规则名称 60字符以内", _at_most(60)),
+    Limit("monitor", "ModifyAlarmPolicyInfoRequest", "Key", "NAME=策略名称 REMARK=策略备注", _one_of("NAME", "REMARK")),
     Limit("monitor", "UserNotice", "ReceiverType", "接收者类型 USER=用户 GROUP=用户组", _one_of("USER", "GROUP")),
     Limit("monitor", "UserNotice", "StartTime", "（取值范围0-86399）", _between(0, 86399)),
     Limit("monitor", "UserNotice", "EndTime", "（取值范围0-86399）", _between(0, 86399)),
@@ -241,9 +242,13 @@ LIMITS: tuple[Limit, ...] = (
 )
 
 
-def _cited_in(limit: Limit) -> bool:
-    text = json.dumps(definitions(limit.service), ensure_ascii=False)
-    return limit.cited in text or json.dumps(limit.cited, ensure_ascii=False)[1:-1] in text
+def examples_text(service: str) -> str:
+    """Every published example of the service, as text (a limit may cite one: the "gz" of BindingPolicyObject)."""
+    return "\n".join(
+        f"{example.get('input', '')}\n{example.get('output', '')}"
+        for examples in definitions(service)["examples"].values()
+        for example in examples
+    )
 
 
 # ---- checking ---------------------------------------------------------------------------------------

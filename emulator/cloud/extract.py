@@ -36,11 +36,12 @@ ACTIONS = {
         "CreateAlarm", "CreateAlarmNotice", "CreateDashboard", "CreateIndex", "CreateLogset", "CreateTopic",
         "DeleteAlarm", "DeleteAlarmNotice", "DeleteDashboard", "DeleteLogset", "DeleteTopic", "DescribeAlarmNotices",
         "DescribeAlarms", "DescribeDashboards", "DescribeIndex", "DescribeLogsets", "DescribeTopics", "ModifyAlarm",
-        "ModifyAlarmNotice", "ModifyDashboard", "ModifyIndex",
+        "ModifyAlarmNotice", "ModifyIndex",
     ],
     "monitor": [
         "BindingPolicyObject", "CreateAlarmNotice", "CreateAlarmPolicy", "DeleteAlarmNotices", "DeleteAlarmPolicy",
         "DescribeAlarmNotices", "DescribeAlarmPolicies", "ModifyAlarmNotice", "ModifyAlarmPolicyCondition",
+        "ModifyAlarmPolicyInfo", "ModifyAlarmPolicyNotice",
     ],
     "region": ["DescribeRegions"],
 }  # fmt: skip

@@ -58,13 +58,25 @@ class Scf(State):
         return {"Functions": page(found, p), "TotalCount": len(found)}
 
     def _scf_GetFunction(self, p: dict[str, Any]) -> dict[str, Any]:
+        """As the published example answers: no VPC is `{"VpcId": "", "SubnetId": ""}`, variables a list, the
+        function's triggers beside it."""
         function = self._function(p)
         if function.status != "Active":
             function.reads_until_active -= 1
             if function.reads_until_active <= 0:
                 function.status = "Active"
         config = {key: value for key, value in function.config.items() if key not in ("Code", "ZipFile")}
-        return {**config, "Status": function.status, "Namespace": p.get("Namespace", "default")}
+        return {
+            "VpcConfig": {"VpcId": "", "SubnetId": ""},
+            "Environment": {"Variables": []},
+            **config,
+            "Status": function.status,
+            "Namespace": p.get("Namespace", "default"),
+            "Qualifier": "$LATEST",
+            "FunctionVersion": "$LATEST",
+            "Type": "Event",
+            "Triggers": [_trigger_answer(trigger, "Trigger") for trigger in function.triggers],
+        }
 
     def _scf_CreateFunction(self, p: dict[str, Any]) -> dict[str, Any]:
         key = (p.get("Namespace", "default"), p["FunctionName"])
@@ -96,7 +108,8 @@ class Scf(State):
 
     def _scf_ListTriggers(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._function(p)
-        return {"TotalCount": len(function.triggers), "Triggers": page(function.triggers, p)}
+        triggers = [_trigger_answer(trigger, "TriggerInfo") for trigger in function.triggers]
+        return {"TotalCount": len(triggers), "Triggers": page(triggers, p)}
 
     def _scf_CreateTrigger(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._changeable(p)
@@ -104,36 +117,73 @@ class Scf(State):
             raise ApiError("ResourceInUse.Trigger", "a trigger of that name exists")
         if p["Type"] == "http" and any(trigger["Type"] == "http" for trigger in function.triggers):
             raise ApiError("ResourceInUse.Trigger", "a function has at most one Function URL")
-        desc = p.get("TriggerDesc", "")
+        desc: Any = p.get("TriggerDesc") or ""
+        if p["Type"] in ("http", "ckafka"):
+            try:
+                desc = json.loads(desc or "{}")
+            except ValueError:
+                raise ApiError("InvalidParameterValue.TriggerDesc", "TriggerDesc is not JSON") from None
         if p["Type"] == "http":
-            # What the console shows as the Function URL: https://<appid>-<id>.<region>.tencentscf.com
-            url = f"https://1250000000-{uuid.uuid4().hex[:10]}.{self._region_name()}.tencentscf.com"
-            desc = json.dumps({**json.loads(desc or "{}"), "Url": url}, separators=(",", ":"))
+            # What the platform adds (ListTriggers' published example): the URLs of the network it is open on.
+            host = f"1250000000-{uuid.uuid4().hex[:10]}.{self._region_name()}.tencentscf.com"
+            net = dict(desc.get("NetConfig") or {})
+            outside, inside = bool(net.get("EnableExtranet")), bool(net.get("EnableIntranet"))
+            net.update(
+                {
+                    "ExtranetUrl": f"https://{host}" if outside else "",
+                    "ExtranetHTTPUrl": f"http://{host}" if outside else "",
+                    "IntranetUrl": f"https://{host.replace('.', '.in.', 1)}" if inside else "",
+                    "IntranetHTTPUrl": f"http://{host.replace('.', '.in.', 1)}" if inside else "",
+                    "WssIntranetUrl": "",
+                    "WsIntranetUrl": "",
+                    "WssExtranetUrl": "",
+                    "WsExtranetUrl": "",
+                }
+            )
+            desc["NetConfig"] = net
+        elif p["Type"] == "ckafka":
+            # What this stand-in adds, in the spirit of the http example: the consumer group SCF runs.
+            desc["consumerGroupName"] = f"scf-{p['FunctionName']}-{p['TriggerName']}"
         trigger = {
             "TriggerName": p["TriggerName"],
             "Type": p["Type"],
-            "TriggerDesc": desc,
+            "Desc": desc,
+            # "默认为 $LATEST" (CreateTrigger.Qualifier): the trigger lives on the qualifier it was created on.
             "Qualifier": p.get("Qualifier", "$LATEST"),
-            "Enable": 1,
-            "AvailableStatus": "Available",
+            "Enable": 0 if p.get("Enable") == "CLOSE" else 1,
+            "Description": p.get("Description", ""),
+            "ResourceId": f"qcs::scf:{self._region_name()}:uin/100000000001:namespace/"
+            f"{p.get('Namespace', 'default')}/function/{p['FunctionName']}/trigger/{p['TriggerName']}",
         }
         function.triggers.append(trigger)
-        return {"TriggerInfo": dict(trigger)}
+        return {"TriggerInfo": _trigger_answer(trigger, "TriggerInfo")}
+
+    def _trigger(self, function: FunctionState, p: dict[str, Any]) -> dict[str, Any]:
+        """The trigger `p` names, on the qualifier it names ("默认为 $LATEST" in UpdateTrigger and DeleteTrigger)."""
+        wanted = (p["TriggerName"], p["Type"], p.get("Qualifier", "$LATEST"))
+        for trigger in function.triggers:
+            if (trigger["TriggerName"], trigger["Type"], trigger["Qualifier"]) == wanted:
+                return trigger
+        raise ApiError("ResourceNotFound.Trigger", f"no {wanted[1]} trigger {wanted[0]} on {wanted[2]}")
 
     def _scf_UpdateTrigger(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._changeable(p)
-        for trigger in function.triggers:
-            if trigger["TriggerName"] == p["TriggerName"] and trigger["Type"] == p["Type"]:
-                trigger["TriggerDesc"] = p.get("TriggerDesc", trigger["TriggerDesc"])
-                return {}
-        raise ApiError("ResourceNotFound.Trigger", "no such trigger")
+        if p["Type"] not in ("timer", "ckafka", "http"):
+            raise ApiError("InvalidParameterValue.Type", "only timer, ckafka and http triggers are updated")
+        trigger = self._trigger(function, p)
+        if "TriggerDesc" in p and isinstance(trigger["Desc"], dict):
+            # "不传值表示原值不变": the keys given replace theirs, the others stay.
+            trigger["Desc"] = {**trigger["Desc"], **json.loads(p["TriggerDesc"] or "{}")}
+        elif "TriggerDesc" in p:
+            trigger["Desc"] = p["TriggerDesc"]
+        if "Enable" in p:
+            trigger["Enable"] = 0 if p["Enable"] == "CLOSE" else 1
+        return {}
 
     def _scf_DeleteTrigger(self, p: dict[str, Any]) -> dict[str, Any]:
         function = self._function(p)
-        kept = [trigger for trigger in function.triggers if trigger["TriggerName"] != p["TriggerName"]]
-        if len(kept) == len(function.triggers):
-            raise ApiError("ResourceNotFound.Trigger", "no such trigger")
-        function.triggers = kept
+        trigger = self._trigger(function, p)
+        function.triggers.remove(trigger)
         return {}
 
     def _scf_GetReservedConcurrencyConfig(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -156,3 +206,26 @@ class Scf(State):
     def _scf_UpdateFunctionEventInvokeConfig(self, p: dict[str, Any]) -> dict[str, Any]:
         self._function(p).async_config = p["AsyncTriggerConfig"]
         return {}
+
+
+def _trigger_answer(trigger: dict[str, Any], kind: str) -> dict[str, Any]:
+    """One trigger as ListTriggers (TriggerInfo) or GetFunction (Trigger) answers it, after the published example."""
+    desc = trigger["Desc"]
+    if trigger["Type"] == "ckafka":
+        desc = {key: str(value) for key, value in desc.items()}  # the documents type every value a String
+    answer = {
+        "TriggerName": trigger["TriggerName"],
+        "Type": trigger["Type"],
+        "TriggerDesc": desc if isinstance(desc, str) else json.dumps(desc, separators=(",", ":")),
+        "Qualifier": trigger["Qualifier"],
+        "Enable": trigger["Enable"],
+        "AvailableStatus": "Available",
+        "CustomArgument": "",
+        "Description": trigger["Description"],
+        "AddTime": "2026-01-01 00:00:00",
+        "ModTime": "2026-01-01 00:00:00",
+        "ResourceId": trigger["ResourceId"],
+        "BindStatus": "on",
+        "TriggerAttribute": "single",
+    }
+    return answer if kind == "TriggerInfo" else {key: value for key, value in answer.items() if key != "BoundResources"}

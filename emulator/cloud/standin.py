@@ -164,7 +164,11 @@ class CloudStandIn(Scf, Cam, Cls, Monitor, Region):
                     if failure.times <= 0:
                         self._failures.remove(failure)
                     raise ApiError(failure.code, failure.message)
-            result: dict[str, Any] = definitions.complete(service, action, handler(params))
+            try:
+                result: dict[str, Any] = definitions.complete(service, action, handler(params))
+            except KeyError as exc:
+                # A member the model marks optional that the service needs all the same (GetFunction's FunctionName).
+                raise ApiError("MissingParameter", f"{action}: the request is missing `{exc.args[0]}`") from None
         problems = definitions.check_answer(service, action, result)
         if problems:
             raise StandInDefect(f"{service} {action} answered what its output object does not allow: {problems}")

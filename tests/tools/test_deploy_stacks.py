@@ -17,6 +17,7 @@ from tools.deploy import cli
 from tools.deploy.cli import main as deploy_main
 from tools.deploy.desired import load_json
 from tools.deploy.tccli import CloudError
+from tools.stack import Names
 
 STAGING = """\
 # the staging stack
@@ -317,7 +318,7 @@ def test_a_real_deploy_prints_the_function_url_read_back_from_the_trigger(
     [line] = [line for line in output.splitlines() if line.startswith("deploy: Function URL: ")]
     assert line.endswith(".ap-guangzhou.tencentscf.com")
     [trigger] = [t for t in cloud.functions[("default", "report-conversion")].triggers if t["Type"] == "http"]
-    assert line.removeprefix("deploy: Function URL: ") in trigger["TriggerDesc"]
+    assert line.removeprefix("deploy: Function URL: ") == trigger["Desc"]["NetConfig"]["ExtranetUrl"]
 
 
 @pytest.mark.parametrize(
@@ -428,18 +429,27 @@ def test_variables_over_scfs_4_kb_are_refused(cloud: CloudStandIn, package: Path
     assert "over SCF's 4096 (its quota page, 583/11637)" in output
 
 
-def test_a_stack_name_that_makes_a_name_over_its_documented_limit_is_refused(
+def test_the_longest_stack_name_keeps_every_derived_name_within_its_documented_limit(
     cloud: CloudStandIn, package: Path, stacks: Path
 ) -> None:
+    """A 20-character stack (the longest the tool takes) derives no name over its limit: the monitor alarm policy
+    "near timeout" was "duration near the time limit", 66 characters for this stack, over the documented 60."""
     (stacks / "a-twenty-char-stack.env").write_text("")
     status, output = run(cloud, package, stacks, {**FIRST, "STACK": "a-twenty-char-stack"}, dry_run=True)
-    assert status == 1
+    assert status == 0, output
+    assert "report-conversion-a-twenty-char-stack-near-timeout" in output
+    assert "over the documented" not in output
+
+
+def test_a_derived_name_over_its_documented_limit_is_refused_with_the_text_it_comes_from() -> None:
+    names = Names("a-twenty-char-stack", "report-conversion-for-the-payments-team", "SCF_ReportConversionRole")
+    problems = names.too_long(["near timeout"])
     assert (
         "STACK=a-twenty-char-stack makes the monitor alarm policy name "
-        "report-conversion-a-twenty-char-stack-duration-near-the-time-limit (66 characters), over the documented 60 "
-        "(monitor CreateAlarmPolicy.PolicyName: 策略名称，不超过60字符): "
-        "choose a stack name 6 or more characters shorter"
-    ) in output
+        "report-conversion-for-the-payments-team-a-twenty-char-stack-near-timeout (72 characters), over the documented "
+        "60 (monitor CreateAlarmPolicy.PolicyName: 策略名称，不超过60字符): choose a stack name 12 or more characters "
+        "shorter"
+    ) in problems
 
 
 def test_the_plan_says_where_the_function_logs(cloud: CloudStandIn, package: Path, stacks: Path) -> None:

@@ -229,8 +229,18 @@ def test_without_a_notice_target_the_alarms_exist_and_deploy_says_nobody_is_noti
     assert notice["WebCallbacks"][0]["CallbackType"] == "DingTalk"
     assert all(alarm["AlarmNoticeIds"] == [notice["AlarmNoticeId"]] for alarm in cloud.alarms.values())
     assert "nobody is notified" not in output
+    # Cloud Monitor posts its own JSON, which a robot refuses: its alarms wait for CAM receivers or an Http callback.
+    assert cloud.monitor_notices == {}
+    assert "Cloud Monitor cannot post to a DingTalk robot" in output
+    before = len(cloud.calls)
+    output, _ = run(cloud, package, {**FIRST, "ALARM_WEBHOOK": "https://oapi.dingtalk.com/robot/send?t=1",
+                                     "ALARM_WEBHOOK_TYPE": "DingTalk", "ALARM_CAM_UINS": "100000000011"})  # fmt: skip
     [monitor_notice] = cloud.monitor_notices.values()
+    assert monitor_notice["UserNotices"][0]["UserIds"] == [100000000011]
+    # Notices added later reach the policies through ModifyAlarmPolicyNotice ("NoticeIds" of
+    # ModifyAlarmPolicyCondition is "专供prom使用": the stand-in refuses it).
     assert all(policy["NoticeIds"] == [monitor_notice["Id"]] for policy in cloud.monitor_policies.values())
+    assert cloud.actions(before).count("ModifyAlarmPolicyNotice") == len(cloud.monitor_policies)
     bindings = [json.loads(b["Dimensions"]) for p in cloud.monitor_policies.values() for b in p["Bindings"]]
     assert {"functionName": "report-conversion", "namespace": "default"} in bindings
 
@@ -254,7 +264,8 @@ def test_destroy_removes_what_deploy_created_and_nothing_else(cloud: CloudStandI
     [logset_id] = cloud.logsets
     cloud.dispatch("cls", "CreateTopic", {"LogsetId": logset_id, "TopicName": "their-topic"})
     [topic_id] = [t for t, topic in cloud.topics.items() if topic["TopicName"] == "report-conversion-logs"]
-    target = {"TopicId": topic_id, "Query": "*", "Number": 1, "StartTimeOffset": -5, "EndTimeOffset": 0}
+    target = {"TopicId": topic_id, "LogsetId": logset_id, "Query": "*", "Number": 1, "StartTimeOffset": -5,
+              "EndTimeOffset": 0}  # fmt: skip
     alarm = {"Name": "their alarm", "AlarmTargets": [target], "MonitorTime": {"Type": "Period", "Time": 1}}
     cloud.dispatch("cls", "CreateAlarm", {**alarm, "Condition": "$1.c > 0", "TriggerCount": 1, "AlarmPeriod": 15})
     cloud.dispatch("cam", "CreateRole", {"RoleName": "TheirRole", "PolicyDocument": "{}"})
@@ -274,8 +285,12 @@ def test_destroy_removes_what_deploy_created_and_nothing_else(cloud: CloudStandI
     assert cloud.monitor_policies == {}
 
 
+# An empty zip archive (its end-of-central-directory record alone), base64: a console-made function's code.
+EMPTY_ZIP = "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="
+
+
 def test_destroy_leaves_a_function_that_deploy_did_not_create(cloud: CloudStandIn, package: Path) -> None:
-    console = {"Handler": "index.main_handler", "Description": "made in the console"}
+    console = {"Handler": "index.main_handler", "Description": "made in the console", "Code": {"ZipFile": EMPTY_ZIP}}
     cloud.dispatch("scf", "CreateFunction", {"FunctionName": "report-conversion", "Namespace": "default", **console})
     output, _ = run(cloud, package, FIRST, command="destroy")
     assert (
@@ -386,7 +401,8 @@ def test_the_stand_in_answers_cls_not_found_for_an_id_it_does_not_hold(
     cloud: CloudStandIn, resource: str, id_key: str, code: str
 ) -> None:
     # What a rerun of deploy or destroy meets when someone deleted the resource in the console.
-    for action in (f"Modify{resource}", f"Delete{resource}"):
+    # (The tool never modifies a dashboard: it cannot read one back.)
+    for action in [f"Delete{resource}"] + ([f"Modify{resource}"] if resource != "Dashboard" else []):
         with pytest.raises(ApiError) as raised:
             cloud.dispatch("cls", action, {id_key: "gone-0001"})
         assert raised.value.code == code, action

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,11 @@ DEFAULT_QUOTA_RPS = 1000
 DEFAULT_INSTANCES = 4
 # SMS_MAX_RPS when the function has none set (the function's own default).
 FUNCTION_DEFAULT_MAX_RPS = 1000
+# What SCF takes in a function's description (UpdateFunctionConfiguration.Description in tccli's api.json; the one
+# for CreateFunction also allows newlines): "最大支持 1000 个英文字母、数字、空格、逗号和英文句号，支持中文".
+DESCRIPTION_TEXT = "最大支持 1000 个英文字母、数字、空格、逗号和英文句号，支持中文"
+DESCRIPTION_RULE = re.compile(r"[A-Za-z0-9 ,.\u4e00-\u9fff]")
+DESCRIPTION_LIMIT = 1000
 # CLS fields the platform adds to every line of a function's log (SCF doc 583/60336), indexed beside ours.
 SCF_FIELDS = ("SCF_FunctionName", "SCF_Namespace", "SCF_RequestId", "SCF_Message", "SCF_Type", "SCF_Level")
 
@@ -92,12 +98,30 @@ class Desired:
             return "unbuilt"
         return hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
 
+    def package_mark(self) -> str:
+        return f"package sha256 {self.package_sha()[:16]}"
+
     def description(self, marker: str) -> str:
-        """The function's description: the template's, plus who manages it and which package it runs."""
-        return (
-            f"{self.properties.get('Description', '')} ({marker}, stack {self.names.stack}; "
-            f"package sha256:{self.package_sha()[:16]})"
-        )
+        """The function's description: the template's, then who manages it and which package it runs, in the only
+        characters SCF takes (`DESCRIPTION_RULE`; the stack is in the function's tags)."""
+        return f"{str(self.properties.get('Description', '')).rstrip('. ')}, {marker}, {self.package_mark()}."
+
+    def description_problem(self) -> str | None:
+        """Why template.yaml's Description would be refused, or None."""
+        text = str(self.properties.get("Description", ""))
+        wrong = sorted({char for char in text if not DESCRIPTION_RULE.fullmatch(char)})
+        if wrong:
+            return (
+                f"template.yaml: the function's Description has {''.join(wrong)!r}, which SCF refuses "
+                f"({DESCRIPTION_TEXT}, UpdateFunctionConfiguration.Description): keep to letters, digits, spaces, "
+                "commas and periods"
+            )
+        if len(self.description("managed by make deploy")) > DESCRIPTION_LIMIT:
+            return (
+                f"template.yaml: the function's Description is too long: SCF takes {DESCRIPTION_LIMIT} characters in "
+                "all, the tool's mark and the package's digest included"
+            )
+        return None
 
     def variable_sources(self, current: Mapping[str, str]) -> tuple[dict[str, Source], list[str]]:
         template = template_variables(self.properties)

@@ -381,6 +381,8 @@ class Deployer:
                 f"the function's variables take {size} bytes, over SCF's {VARIABLES_LIMIT_BYTES} (its quota page, "
                 "583/11637): shorten or remove some (make deploy UNSET=NAME,...)"
             )
+        if description := desired.description_problem():
+            self.refuse(description)
         for problem in self.names.too_long([alarm["name"] for alarm in load_json("monitor/alarms.json")]):
             self.refuse(problem)
         if not variables.get("REPORT_SIGNING_SECRET"):

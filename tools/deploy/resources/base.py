@@ -101,7 +101,8 @@ class Resource:
 
 
 def marked(text: object, d: Context) -> bool:
-    return d.marker in str(text or "")
+    """The tool's mark in a description: "managed by make deploy" (spaces, or dashes where spaces are refused)."""
+    return d.marker in str(text or "") or d.marker.replace(" ", "-") in str(text or "")
 
 
 # ---- comparisons -----------------------------------------------------------------------------------
@@ -126,11 +127,14 @@ def same_json(current: Any, wanted: Any) -> bool:
 
 
 def settings_of(desc: Any) -> Any:
-    """A Function URL's settings, without what the platform adds when it answers (the URL itself)."""
+    """A Function URL's settings, without what the platform adds when it answers (the URLs it opened)."""
     value = parsed(desc)
-    if isinstance(value, dict):
-        return {key: item for key, item in value.items() if key in ("AuthType", "NetConfig")}
-    return value
+    if not isinstance(value, dict):
+        return value
+    net = value.get("NetConfig")
+    if isinstance(net, dict):
+        net = {key: item for key, item in net.items() if key in ("EnableIntranet", "EnableExtranet")}
+    return {"AuthType": value.get("AuthType"), "NetConfig": net}
 
 
 def index_fields(rule: Any) -> dict[str, Any]:
@@ -148,7 +152,6 @@ def variables_of(function: Mapping[str, Any] | None) -> dict[str, str]:
 
 def configuration_differences(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
     labels = {
-        "Runtime": "runtime",
         "MemorySize": "memory",
         "Timeout": "timeout",
         "Role": "role",
@@ -170,9 +173,9 @@ def configuration_differences(current: Mapping[str, Any], wanted: Mapping[str, A
     return list(dict.fromkeys(found))
 
 
-def describe_target(target: Mapping[str, Any]) -> str:
+def describe_target(target: Mapping[str, Any], cloud_monitor: bool = False) -> str:
     parts = []
-    if target["webhook"]:
+    if target["webhook"] and (not cloud_monitor or target["webhook_type"] == "Http"):
         parts.append(f"{target['webhook_type']} web callback")
     if target["uins"]:
         parts.append(f"{len(target['uins'])} user(s)")
@@ -182,8 +185,13 @@ def describe_target(target: Mapping[str, Any]) -> str:
 
 
 def notice_view(notice: Mapping[str, Any]) -> dict[str, Any]:
+    """A CLS notice's receivers and callbacks as the tool sets them (answers add an Index, a content template id,
+    and more)."""
     return {
-        "receivers": notice.get("NoticeReceivers") or [],
+        "receivers": [
+            {key: item.get(key) for key in ("ReceiverType", "ReceiverIds", "ReceiverChannels", "StartTime", "EndTime")}
+            for item in notice.get("NoticeReceivers") or []
+        ],
         "callbacks": [
             {"CallbackType": item.get("CallbackType"), "Url": item.get("Url")}
             for item in notice.get("WebCallbacks") or []

@@ -13,6 +13,7 @@ from tools.deploy.resources.base import (
     Resource,
     configuration_differences,
     marked,
+    parsed,
     same_json,
     settings_of,
     variables_of,
@@ -41,9 +42,9 @@ class Function(Resource):
 
     def ensure(self, d: Context, found: dict[str, Any] | None) -> None:
         desired = d.desired
+        # Runtime: "创建时指定，目前不支持修改" (UpdateFunctionConfiguration.Runtime): sent when creating only.
         configuration: dict[str, Any] = {
             **d.function_key,
-            "Runtime": desired.properties["Runtime"],
             "MemorySize": desired.memory,
             "Timeout": desired.timeout,
             "Role": d.names.role,
@@ -60,16 +61,30 @@ class Function(Resource):
         zip_base64 = base64.b64encode(desired.zip_path.read_bytes()).decode("ascii") if built else "(zip)"
         handler = desired.properties["Handler"]
         if found is None:
-            params = {**configuration, "Handler": handler, "Code": {"ZipFile": zip_base64}, "Tags": d.tags()}
+            params = {
+                **configuration,
+                "Runtime": desired.properties["Runtime"],
+                "Handler": handler,
+                "Code": {"ZipFile": zip_base64},
+                "Tags": d.tags(),
+            }
             d.change("scf", "CreateFunction", params)
             d.function_created = True
             d.plan.say("create", self.label(d), d.describe_variables({}))
             d.wait_active("created")
             return
         d.wait_active("found")
+        runtime = str(found.get("Runtime") or "")
+        if runtime and runtime != desired.properties["Runtime"]:
+            d.plan.say(
+                "leave",
+                f"{self.label(d)} runtime",
+                f"{runtime}, where template.yaml says {desired.properties['Runtime']}: SCF cannot change a function's "
+                "runtime (make destroy, then make deploy, makes it anew)",
+            )
         if not built:
             d.plan.say("update", self.label(d), "code (the package is built by the real run)")
-        elif f"sha256:{desired.package_sha()[:16]}" not in str(found.get("Description", "")):
+        elif desired.package_mark() not in str(found.get("Description", "")):
             if desired.zip_path.stat().st_size > MAX_UPDATE_ZIP_BYTES:
                 raise d.error("LimitExceeded.ZipFile", "the zip is over UpdateFunctionCode's 20 MB: upload it to COS")
             d.change("scf", "UpdateFunctionCode", {**d.function_key, "Handler": handler, "ZipFile": zip_base64})
@@ -108,7 +123,10 @@ class _Trigger(_FunctionPart):
         return None
 
     def delete(self, d: Context, found: dict[str, Any]) -> None:
-        d.change("scf", "DeleteTrigger", {**d.function_key, "TriggerName": self.name(d), "Type": self.trigger_type})
+        # Qualifier: "要删除的触发器实际所指向的版本或别名，默认值为 $LATEST" (DeleteTrigger): the one it lives on.
+        qualifier = str(found.get("Qualifier") or "$DEFAULT")
+        params = {**d.function_key, "TriggerName": self.name(d), "Type": self.trigger_type, "Qualifier": qualifier}
+        d.change("scf", "DeleteTrigger", params)
         d.plan.say("delete", self.label(d))
 
 
@@ -143,6 +161,7 @@ class HttpTrigger(_Trigger):
                 "Type": "http",
                 "Qualifier": "$DEFAULT",
                 "TriggerDesc": json.dumps(desc, separators=(",", ":")),
+                "Enable": "OPEN",
             },
         )
         d.forget_triggers()
@@ -159,13 +178,23 @@ class CkafkaTrigger(_Trigger):
     def name(self, d: Context) -> str:
         return f"{self.kafka['Name']}-{self.kafka['Topic']}"
 
-    def desc(self, d: Context) -> dict[str, Any]:
+    def desc(self, d: Context) -> dict[str, str]:
+        """Values as strings: SCF's trigger description page types maxMsgNum and offset as String (its sample
+        `{"maxMsgNum":"10", "offset":"latest"}`), and the old SCF CLI sent them so; retry and timeOut alike."""
         return {
-            "maxMsgNum": int(self.kafka["MaxMsgNum"]),
-            "offset": self.kafka.get("Offset", "latest"),
-            "retry": CKAFKA_RETRY,
-            "timeOut": d.desired.timeout,
+            "maxMsgNum": str(int(self.kafka["MaxMsgNum"])),
+            "offset": str(self.kafka.get("Offset", "latest")),
+            "retry": str(CKAFKA_RETRY),
+            "timeOut": str(d.desired.timeout),
         }
+
+    def same_desc(self, d: Context, found: Mapping[str, Any]) -> bool:
+        """The answer's description, cut to the keys the tool sets: SCF adds its own (the consumer group, the
+        instance, the topic) and may answer numbers where the tool sent strings."""
+        current = parsed(found.get("TriggerDesc"))
+        if not isinstance(current, dict):
+            return False
+        return {key: str(current.get(key)) for key in self.desc(d)} == self.desc(d)
 
     def ensure(self, d: Context, found: dict[str, Any] | None) -> None:
         params = {
@@ -175,9 +204,9 @@ class CkafkaTrigger(_Trigger):
             "TriggerDesc": json.dumps(self.desc(d), separators=(",", ":")),
         }
         if found is None:
-            d.change("scf", "CreateTrigger", {**params, "Qualifier": "$DEFAULT"})
+            d.change("scf", "CreateTrigger", {**params, "Qualifier": "$DEFAULT", "Enable": "OPEN"})
             d.plan.say("create", self.label(d), f"retry {CKAFKA_RETRY}")
-        elif same_json(found.get("TriggerDesc"), self.desc(d)):
+        elif self.same_desc(d, found):
             d.plan.say("keep", self.label(d))
         else:
             # Updated in place: deleting and re-creating it would move the consumer's offset.
