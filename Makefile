@@ -16,7 +16,7 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help venv test test-slow lint invoke serve call load backfill emulator old-cli bench package layer verify-package \
-	deploy destroy clean
+	deploy destroy rehearse clean
 
 help:
 	@echo "make invoke [EVENT=events/ckafka.json] [REAL=1]  run main_handler on a sample event against the embedded emulator"
@@ -34,6 +34,7 @@ help:
 	@echo "make verify-package                               prove the zip on Python 3.10, read-only, with bytecode"
 	@echo "make deploy [DRY_RUN=1] [UNSET=NAME,...]          create or update everything on Tencent Cloud with tccli"
 	@echo "make destroy [DRY_RUN=1]                          remove what deploy created, and nothing else"
+	@echo "make rehearse [STACK=name] [ZIP=path]             deploy, redeploy and destroy with tccli against a local stand-in"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYVERSION)" || { echo "make: $(PYTHON) does not run; set PYTHON=/path/to/python3.10" >&2; exit 2; }
@@ -108,6 +109,11 @@ deploy: $(STAMP)
 
 destroy: $(STAMP)
 	@$(BIN)/python -m tools.deploy destroy $(if $(DRY_RUN),--dry-run,)
+
+# Deploy, deploy again (which must change nothing) and destroy, with the real tccli against the local stand-in of
+# the control plane: every call in build/rehearse/calls.jsonl (docs/deploy.md#rehearse).
+rehearse: $(STAMP)
+	@$(BIN)/python -m tools.rehearse $(if $(ZIP),--zip '$(ZIP)',)
 
 clean:
 	rm -rf .venv .venv-* build dist .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from typing import Any
@@ -16,8 +17,28 @@ REDIS = "redis://:hunter2-redis-password@10.0.0.5:6379/0"
 MUTATING = re.compile(r"^(Create|Update|Modify|Put|Delete|Attach|Detach|Binding)")
 
 
+# The SDK model modules tccli answers through (tccli/services/<service>/<service>_client.py).
+_MODELS = {
+    "scf": "tencentcloud.scf.v20180416.models",
+    "cam": "tencentcloud.cam.v20190116.models",
+    "cls": "tencentcloud.cls.v20201016.models",
+    "monitor": "tencentcloud.monitor.v20180724.models",
+    "region": "tencentcloud.region.v20220627.models",
+}
+
+
+def as_tccli_prints(service: str, action: str, result: dict[str, Any]) -> dict[str, Any]:
+    """An answer as tccli prints it: read into the SDK's response model and written back (`rsp.to_json_string()`),
+    so every member the model has is there, null where the service sent none."""
+    response = getattr(importlib.import_module(_MODELS[service]), f"{action}Response")()
+    response._deserialize(json.loads(json.dumps({**result, "RequestId": "in-process"})))
+    printed: dict[str, Any] = json.loads(response.to_json_string())
+    return printed
+
+
 class InProcessCloud:
-    """The stand-in's dispatch without the transport: requests and answers judged by Tencent's definitions there."""
+    """The stand-in's dispatch without the transport (requests and answers judged by Tencent's definitions there),
+    its answers as tccli prints them."""
 
     def __init__(self, stand_in: CloudStandIn, region: str = "ap-guangzhou") -> None:
         self.stand_in = stand_in
@@ -28,7 +49,7 @@ class InProcessCloud:
             result = self.stand_in.dispatch(service, action, json.loads(json.dumps(params)), region or self.region)
         except ApiError as exc:
             raise CloudError(exc.code, exc.message) from None
-        return result
+        return as_tccli_prints(service, action, result)
 
 
 FIRST = {"REPORT_SIGNING_SECRET": SECRET, "CMQ_PUSH_TOKEN": PUSH, "REDIS_URL": REDIS}

@@ -118,7 +118,8 @@ def write_zip(target: Path, *trees: Path) -> int:
 
 def build() -> dict[str, int]:
     python = python310()
-    shutil.rmtree(BUILD, ignore_errors=True)
+    for stale in (SITE, CODE, FUNCTION, BUILD / "layer"):  # never the rest of build/ (tccli, the rehearsal, a CA)
+        shutil.rmtree(stale, ignore_errors=True)
     # Linux x86_64 wheels for glibc 2.17 (manylinux2014: SCF runs CentOS 7), whatever machine builds.
     run(
         [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",

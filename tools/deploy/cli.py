@@ -65,6 +65,7 @@ def main(
     parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing (reads only)")
     parser.add_argument("--unset", default="", help="comma-separated variables to remove from the function")
     parser.add_argument("--zip", type=Path, default=FUNCTION_ZIP, help="the package (make package)")
+    parser.add_argument("--stacks", type=Path, default=stacks, help="the directory of stack files (deploy/stacks)")
     args = parser.parse_args(argv)
     shell = os.environ if environ is None else environ
     name = "deploy" if args.command == "apply" else "destroy"
@@ -88,7 +89,7 @@ def main(
     plan = Plan(out, args.dry_run, name)
     try:
         unset = frozenset(item.strip() for item in args.unset.split(",") if item.strip())
-        desired = Desired.from_template(shell, args.zip, unset, stacks)
+        desired = Desired.from_template(shell, args.zip, unset, args.stacks)
         caller = cloud or Tccli(binary or "tccli", desired.region, shell.get("DEPLOY_API_ENDPOINT") or None)
         deployer = Deployer(
             caller,

@@ -15,7 +15,7 @@ from sms_conversion.settings import ConfigurationError, check_against_limit, loa
 from tools.deploy import resources
 from tools.deploy.desired import FUNCTION_DEFAULT_MAX_RPS, Desired, index_rule, load_json, quota_problem
 from tools.deploy.resources import Resource
-from tools.deploy.resources.base import variables_of
+from tools.deploy.resources.base import parsed, variables_of
 from tools.deploy.tccli import Cloud, CloudError, DeployError
 from tools.stack import DEFAULT, SECRETS, VARIABLES_LIMIT_BYTES, Source, endpoint_problem
 
@@ -533,10 +533,15 @@ def _describe_source(name: str, source: Source) -> str:
 
 
 def function_url(triggers: list[dict[str, Any]], name: str) -> str | None:
-    """The Function URL as the API answers it about the trigger (any https value in its description)."""
+    """The Function URL as the API answers it about the trigger: `NetConfig.ExtranetUrl` of its description (the
+    ListTriggers example), else any https value in it."""
     for trigger in triggers:
         if trigger.get("TriggerName") != name:
             continue
+        desc = parsed(trigger.get("TriggerDesc"))
+        outside = (desc.get("NetConfig") or {}).get("ExtranetUrl") if isinstance(desc, dict) else None
+        if isinstance(outside, str) and outside.startswith("https://"):
+            return outside
         for text in (trigger.get("TriggerDesc"), trigger.get("TriggerAttribute"), trigger.get("ResourceId")):
             found = re.search(r"https://[^\s\"',]+", str(text or ""))
             if found:

@@ -126,6 +126,17 @@ def same_json(current: Any, wanted: Any) -> bool:
     return bool(parsed(current) == parsed(wanted))
 
 
+def cut(found: Any, wanted: Any) -> Any:
+    """`found` (an answer) cut to the shape of `wanted` (what the tool sends): only the keys the tool sets, at every
+    depth. An answer carries more than was sent: members the service adds (an alarm target's topic name), and, as
+    tccli prints it through the SDK's model, every member the model has, null when unset."""
+    if isinstance(wanted, dict) and isinstance(found, dict):
+        return {key: cut(found.get(key), value) for key, value in wanted.items()}
+    if isinstance(wanted, list) and isinstance(found, list) and len(found) == len(wanted):
+        return [cut(item, value) for item, value in zip(found, wanted, strict=True)]
+    return found
+
+
 def settings_of(desc: Any) -> Any:
     """A Function URL's settings, without what the platform adds when it answers (the URLs it opened)."""
     value = parsed(desc)
@@ -165,7 +176,7 @@ def configuration_differences(current: Mapping[str, Any], wanted: Mapping[str, A
         if (
             key in wanted
             and str(current.get(key) or "") != str(wanted[key])
-            and not same_json(current.get(key), wanted[key])
+            and not same_json(cut(parsed(current.get(key)), wanted[key]), wanted[key])
         ):
             found.append(label)
     if variables_of(current) != {item["Key"]: item["Value"] for item in wanted["Environment"]["Variables"]}:

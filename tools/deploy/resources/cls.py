@@ -6,7 +6,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tools.deploy.resources.base import NEW, Context, Resource, describe_target, index_fields, notice_view, same_json
+from tools.deploy.resources.base import (
+    NEW,
+    Context,
+    Resource,
+    cut,
+    describe_target,
+    index_fields,
+    notice_view,
+    same_json,
+)
 
 ALARM_LEVELS = {"warn": 0, "info": 1, "critical": 2}
 
@@ -279,13 +288,7 @@ class Dashboard(Resource):
         d.plan.say("delete", self.label(d))
 
 
-def alarm_view(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+def alarm_view(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> Any:
     """An alarm as the API answers it, cut to what the tool sets: the answer's targets also carry the topic's and
     logset's names and a BizType, which the tool never sends."""
-    view = {key: found.get(key) for key in wanted}
-    wanted_targets = wanted.get("AlarmTargets") or []
-    keys = set().union(*(target.keys() for target in wanted_targets)) if wanted_targets else set()
-    view["AlarmTargets"] = [
-        {key: value for key, value in dict(target).items() if key in keys} for target in found.get("AlarmTargets") or []
-    ]
-    return view
+    return cut(dict(found), dict(wanted))
