@@ -239,3 +239,74 @@ def test_with_the_real_tccli_a_loopback_endpoint_in_the_shell_is_ignored_then_re
     assert done.returncode == 1
     assert "deploy: refused: SMS_ENDPOINT=http://127.0.0.1:9000 is not HTTPS" in done.stdout
     assert mutations(cloud, 0) == []
+
+
+# ---- make rehearse -----------------------------------------------------------------------------------
+
+EVERY_FEATURE = """\
+SMS_SDK_APP_ID=1400006666
+SMS_MAX_RPS=100
+RESERVED_INSTANCES=2
+CKAFKA_INSTANCE=ckafka-abcd1234
+CKAFKA_TOPIC=verification-success
+VPC_ID=vpc-abcd1234
+SUBNET_ID=subnet-abcd1234
+ALARM_WEBHOOK=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=rehearse
+ALARM_CAM_UINS=100000000011
+ALARM_CAM_GROUPS=20001
+"""
+
+
+def test_make_rehearse_deploys_redeploys_and_destroys_a_stack_with_every_feature_and_records_every_call(
+    tccli: Path, package: Path, tmp_path: Path
+) -> None:
+    """As an operator types it, from a shell that holds real-looking keys and a ~/.tccli: neither is used (the
+    stand-in accepts only its own key), and the same shell can `make deploy` afterwards."""
+    stack = ROOT / "deploy" / "stacks" / "rehearse-test.env"
+    stack.write_text(EVERY_FEATURE)
+    home = tmp_path / "home"
+    (home / ".tccli").mkdir(parents=True)
+    (home / ".tccli" / "default.credential").write_text('{"secretId": "AKIDoperator", "secretKey": "operator"}')
+    env = {key: value for key, value in os.environ.items() if key not in (*CONFIG_VARIABLES, "STACK", "REGION")}
+    env.update({"HOME": str(home), "TCCLI": str(tccli), "REPORT_SIGNING_SECRET": SECRET, "CMQ_PUSH_TOKEN": PUSH,
+                "REDIS_URL": REDIS, "TENCENTCLOUD_SECRET_ID": "AKIDoperatorkey00000000000000000",
+                "TENCENTCLOUD_SECRET_KEY": "operator-secret-key"})  # fmt: skip
+    try:
+        done = subprocess.run(["make", "--no-print-directory", "rehearse", "STACK=rehearse-test", f"ZIP={package}"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)  # fmt: skip
+    finally:
+        stack.unlink()
+    printed = done.stdout + done.stderr
+    assert done.returncode == 0, printed
+    for plan in ("rehearse: deploy", "rehearse: redeploy", "rehearse: destroy"):
+        assert plan in printed
+    assert "create          scf CKafka trigger ckafka-abcd1234-verification-success" in printed
+    assert "rehearse: done:" in printed
+    assert "the second deploy changed nothing" in printed
+    assert "Traceback" not in printed
+    calls = [json.loads(line) for line in (BUILD / "rehearse" / "calls.jsonl").read_text().splitlines()]
+    assert {call["step"] for call in calls} == {"deploy", "redeploy", "destroy"}
+    assert all(set(call) == {"step", "service", "version", "action", "region", "params"} for call in calls)
+    assert {call["service"] for call in calls} == {"scf", "cam", "cls", "monitor", "region"}
+    mutating = ("Create", "Update", "Modify", "Put", "Delete", "Attach", "Detach", "Binding")
+    assert [c["action"] for c in calls if c["step"] == "redeploy" and c["action"].startswith(mutating)] == []
+    deletes = [c["params"] for c in calls if c["action"] == "DeleteTrigger"]
+    assert {(p["Type"], p["Qualifier"]) for p in deletes} == {("http", "$DEFAULT"), ("ckafka", "$DEFAULT")}
+    [create] = [c["params"] for c in calls if c["action"] == "CreateFunction"]
+    assert create["Code"]["ZipFile"] == "(zip)"
+    shown = {v["Key"]: v["Value"] for v in create["Environment"]["Variables"]}
+    assert (shown["REPORT_SIGNING_SECRET"], shown["CMQ_PUSH_TOKEN"], shown["REDIS_URL"]) == ("(secret)",) * 3
+    text = (BUILD / "rehearse" / "calls.jsonl").read_text()
+    for secret in (SECRET, PUSH, "tccli-redis-password", PERMANENT_KEY.secret_key, "operator-secret-key"):
+        assert secret not in text
+        assert secret not in printed
+    assert (home / ".tccli" / "default.credential").read_text().startswith('{"secretId": "AKIDoperator"')
+
+
+def test_the_vendored_api_definitions_are_what_the_pinned_tccli_ships(tccli: Path) -> None:
+    from emulator.cloud import extract
+
+    services = next((tccli.parent.parent / "lib").glob("python3.*/site-packages/tccli/services"))
+    for service in extract.VERSIONS:
+        vendored = json.loads((Path(extract.HERE) / f"{service}.json").read_text(encoding="utf-8"))
+        assert vendored == json.loads(json.dumps(extract.extract(services, service))), service
