@@ -53,3 +53,13 @@ class InProcessCloud:
 
 
 FIRST = {"REPORT_SIGNING_SECRET": SECRET, "CMQ_PUSH_TOKEN": PUSH, "REDIS_URL": REDIS}
+
+
+def plan_lines(output: str) -> list[str]:
+    """The plan's resource lines, as a dry run and a real run both print them ("would create" and "create")."""
+    lines = []
+    for line in output.splitlines():
+        match = re.match(r"^\s+(?:would )?(create|update|keep|leave|delete)\s+(.*)$", line)
+        if match:
+            lines.append(f"{match[1]} {match[2]}")
+    return lines

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_doubles import FIRST, MUTATING, InProcessCloud
+from deploy_doubles import FIRST, MUTATING, InProcessCloud, plan_lines
 
 from emulator.cloud import CloudStandIn, definitions, extract
 from emulator.signing import ApiError
@@ -44,9 +44,12 @@ def stacks(tmp_path: Path) -> Path:
     return directory
 
 
-def run(cloud: CloudStandIn, package: Path, stacks: Path, shell: dict[str, str], command: str = "apply") -> str:
+def run(
+    cloud: CloudStandIn, package: Path, stacks: Path, shell: dict[str, str], command: str = "apply", *flags: str
+) -> str:
     out = io.StringIO()
-    status = deploy_main([command, "--zip", str(package)], shell, out, cloud=InProcessCloud(cloud), stacks=stacks)
+    argv = [command, "--zip", str(package), *flags]
+    status = deploy_main(argv, shell, out, cloud=InProcessCloud(cloud), stacks=stacks)
     assert status == 0, out.getvalue()
     return out.getvalue()
 
@@ -163,6 +166,22 @@ def test_a_stack_with_every_feature_deploys_redeploys_without_a_change_and_destr
     }
     assert cloud.functions == {}
     assert (cloud.roles, cloud.policies, cloud.monitor_policies, cloud.monitor_notices) == ({}, {}, {}, {})
+
+
+def test_for_a_stack_with_every_feature_a_dry_run_and_the_real_run_agree_line_for_line(
+    package: Path, stacks: Path
+) -> None:
+    """On an empty account, and again after the stack file changes (a receiver more, a larger CKafka batch)."""
+    cloud = CloudStandIn(reads_until_active=1)
+    shell = {**FIRST, "STACK": "full"}
+    for change in ("", "ALARM_CAM_UINS=100000000011,100000000012,100000000013\nCKAFKA_MAX_MSG_NUM=800\n"):
+        (stacks / "full.env").write_text(EVERYTHING + change)
+        before = len(cloud.calls)
+        dry = run(cloud, package, stacks, shell, "apply", "--dry-run")
+        assert [call.action for call in cloud.calls[before:] if MUTATING.match(call.action)] == []
+        real = run(cloud, package, stacks, shell)
+        assert plan_lines(dry) == plan_lines(real)
+        assert any(line.startswith(("create", "update")) for line in plan_lines(real))
 
 
 def test_a_generic_callback_reaches_cloud_monitor_and_a_change_of_receivers_updates_the_notice(

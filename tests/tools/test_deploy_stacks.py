@@ -5,12 +5,11 @@ tags, 20 items a page); the same with the real tccli is test_deploy_with_tccli.p
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_doubles import FIRST, MUTATING, SECRET, InProcessCloud
+from deploy_doubles import FIRST, MUTATING, SECRET, InProcessCloud, plan_lines
 
 from emulator.cloud import CloudStandIn
 from tools.deploy import cli
@@ -564,16 +563,6 @@ def test_stacks_sharing_one_fleet_limit_in_one_redis_count_once(
     # The same stack in a second region, its fleet limit in the same Redis: 200 + 700, not 200 + 700 + 700.
     status, output = big_in_a_second_region(cloud, package, stacks, "SMS_FLEET_MAX_RPS=700\n")
     assert status == 0, output
-
-
-def plan_lines(output: str) -> list[str]:
-    """The plan's resource lines, as a dry run and a real run both print them ("would create" and "create")."""
-    lines = []
-    for line in output.splitlines():
-        match = re.match(r"^\s+(?:would )?(create|update|keep|leave|delete)\s+(.*)$", line)
-        if match:
-            lines.append(f"{match[1]} {match[2]}")
-    return lines
 
 
 def test_a_dry_run_and_the_real_run_agree_line_for_line_on_an_empty_account(
