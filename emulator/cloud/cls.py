@@ -141,7 +141,9 @@ class Cls(State):
         for item_filter in p.get("Filters") or []:
             if item_filter["Key"] == "dashboardName":
                 items = [item for item in items if any(v in item["DashboardName"] for v in item_filter["Values"])]
-        return {"TotalCount": len(items), "DashboardInfos": page(items, p)}
+        # "Data": "" whatever was stored: what both published examples answer (the list does not carry it).
+        answers = [{**item, "Data": ""} for item in items]
+        return {"TotalCount": len(answers), "DashboardInfos": page(answers, p)}
 
     def _cls_CreateDashboard(self, p: dict[str, Any]) -> dict[str, Any]:
         json.loads(p.get("Data") or "{}")  # the console stores it as a JSON string
