@@ -5,6 +5,7 @@ every feature on, every answer complete, and a redeploy with nothing changed tha
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,21 @@ def test_every_answer_carries_every_member_its_output_object_names(package: Path
         members = {m["name"] for m in definitions.definitions(call.service)["objects"][output]["members"]}
         assert members - {"RequestId"} <= set(answer), (call.action, sorted(members - set(answer)))
     assert len(seen) >= 15
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        '{"version":"2.0","statement":[{"action":"name/sts:AssumeRole","effect":"allow","principal":{"service":"scf.qcloud.com"}}]}',
+        '{"version":"2.0","statement":[{"action":["name/sts:AssumeRole"],"effect":"allow","principal":{"service":["scf.qcloud.com"]}}]}',
+        "%7B%22version%22%3A%222.0%22%2C%22statement%22%3A%5B%7B%22action%22%3A%22name%2Fsts%3AAssumeRole%22%2C%22effect"
+        "%22%3A%22allow%22%2C%22principal%22%3A%7B%22service%22%3A%5B%22scf.qcloud.com%22%5D%7D%7D%5D%7D",
+    ],
+    ids=["as-sent", "lists-as-the-getrole-example", "url-encoded"],
+)  # fmt: skip
+def test_a_trust_policy_answered_in_another_form_of_the_same_document_is_kept(answered: str) -> None:
+    from tools.deploy.resources.cam import same_policy
+
+    sent = json.dumps(json.loads((Path(cli.__file__).parents[2] / "deploy" / "trust-policy.json").read_text()))
+    assert same_policy(answered, sent)
+    assert not same_policy(answered.replace("scf.qcloud.com", "cvm.qcloud.com"), sent)

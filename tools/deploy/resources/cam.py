@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tools.deploy.resources.base import NEW, Context, Resource, marked, same_json
+from tools.deploy.resources.base import NEW, Context, Resource, marked, parsed
 
 
 class Role(Resource):
@@ -36,7 +36,7 @@ class Role(Resource):
                 },
             )
             d.plan.say("create", self.label(d), "trusted by scf.qcloud.com")
-        elif same_json(found.get("PolicyDocument"), trust):
+        elif same_policy(found.get("PolicyDocument"), trust):
             d.plan.say("keep", self.label(d))
         else:
             d.change("cam", "UpdateAssumeRolePolicy", {"RoleName": self.name(d), "PolicyDocument": trust})
@@ -81,7 +81,7 @@ class Policy(Resource):
             d.plan.say("create", self.label(d), "name/sms:ReportConversion on *")
             return
         current = d.call("cam", "GetPolicy", {"PolicyId": int(found["PolicyId"])})
-        if same_json(current.get("PolicyDocument"), document):
+        if same_policy(current.get("PolicyDocument"), document):
             d.plan.say("keep", self.label(d))
         else:
             d.change("cam", "UpdatePolicy", {"PolicyId": int(found["PolicyId"]), "PolicyDocument": document})
@@ -132,3 +132,23 @@ class Attachment(Resource):
     def delete(self, d: Context, found: dict[str, Any]) -> None:
         d.change("cam", "DetachRolePolicy", {"PolicyId": int(found["PolicyId"]), "DetachRoleName": d.names.role})
         d.plan.say("delete", self.label(d))
+
+
+def _policy_form(value: Any) -> Any:
+    """A policy document in one form: a single value and a list of one are the same to CAM (its GetRole example
+    answers `"service": [...]` where a document may give one string), and the order of a list does not matter."""
+    if isinstance(value, dict):
+        return {key: _policy_form(item) for key, item in value.items()}
+    if isinstance(value, list):
+        if all(isinstance(item, str) for item in value):
+            return sorted(value)
+        return [_policy_form(item) for item in value]
+    return [value] if isinstance(value, str) else value
+
+
+def same_policy(current: Any, wanted: Any) -> bool:
+    """The policy CAM answers (JSON, or URL-encoded JSON) is the one the tool sends, in either form of a value."""
+    found, document = parsed(current), parsed(wanted)
+    if not isinstance(found, dict) or not isinstance(document, dict):
+        return False
+    return bool(_policy_form({**found, "version": str(found.get("version"))}) == _policy_form(document))
