@@ -13,6 +13,7 @@ from deploy_doubles import FIRST, MUTATING, SECRET, InProcessCloud, plan_lines
 
 from emulator.cloud import CloudStandIn
 from tools.deploy import cli
+from tools.deploy import desired as desired_module
 from tools.deploy.cli import main as deploy_main
 from tools.deploy.desired import load_json
 from tools.deploy.tccli import CloudError
@@ -539,6 +540,37 @@ def test_a_real_run_builds_the_package_once_its_plan_passed_and_never_before(
     before = cloud.actions()[: built[0]]
     assert not [action for action in before if MUTATING.match(action)]  # every change comes after the build
     assert [action for action in cloud.actions()[built[0] :] if MUTATING.match(action)]
+
+
+def test_with_no_package_built_a_dry_run_knows_from_the_sources_whether_the_code_changes(
+    cloud: CloudStandIn, package: Path, stacks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function's description records the digest of the sources its package is built from, so a dry run (which
+    never builds) says what the real run will do: keep the code while the sources are the same, update it when
+    they differ."""
+    target = tmp_path / "dist" / "function.zip"
+
+    def build() -> None:
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(package.read_bytes())
+
+    monkeypatch.setattr(cli, "FUNCTION_ZIP", target)
+    monkeypatch.setattr(cli, "_build_package", build)
+    region = InProcessCloud(cloud, "ap-guangzhou")
+    shell = {**FIRST, "STACK": "staging"}
+    assert deploy_main(["apply"], shell, io.StringIO(), cloud=region, stacks=stacks) == 0
+    for sources_changed in (False, True):
+        if sources_changed:
+            monkeypatch.setattr(desired_module, "sources_digest", lambda: "f" * 64)
+        target.unlink()  # no package built: `make clean`, or a fresh clone
+        dry, real = io.StringIO(), io.StringIO()
+        assert deploy_main(["apply", "--dry-run"], shell, dry, cloud=region, stacks=stacks) == 0
+        assert deploy_main(["apply"], shell, real, cloud=region, stacks=stacks) == 0
+        assert plan_lines(dry.getvalue()) == plan_lines(real.getvalue())
+        code = [line for line in plan_lines(real.getvalue()) if "code" in line]
+        assert code == (
+            ["update scf function report-conversion-staging: code (a new package)"] if sources_changed else []
+        )
 
 
 def big_in_a_second_region(cloud: CloudStandIn, package: Path, stacks: Path, settings: str) -> tuple[int, str]:

@@ -76,8 +76,8 @@ def main(
             print(f"{name}: {missing}", file=out)
             return 1
         cloud = Unreachable(missing)
-    # The package: the one given (--zip), or built afresh by a real run once its plan has passed the checks (never
-    # by a dry run, which compares the package already built, if any).
+    # The package: the one given (--zip), or built afresh from the sources by a real run once its plan has passed the
+    # checks (never by a dry run, which compares the sources' digest: tools/deploy/desired.py, sources_digest).
     build_package = None
     if args.command == "apply" and not args.dry_run:
         if args.zip == FUNCTION_ZIP:
@@ -89,7 +89,8 @@ def main(
     plan = Plan(out, args.dry_run, name)
     try:
         unset = frozenset(item.strip() for item in args.unset.split(",") if item.strip())
-        desired = Desired.from_template(shell, args.zip, unset, args.stacks)
+        from_sources = args.command == "apply" and args.zip == FUNCTION_ZIP
+        desired = Desired.from_template(shell, args.zip, unset, args.stacks, from_sources=from_sources)
         caller = cloud or Tccli(binary or "tccli", desired.region, shell.get("DEPLOY_API_ENDPOINT") or None)
         deployer = Deployer(
             caller,

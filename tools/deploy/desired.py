@@ -46,10 +46,17 @@ class Desired:
     unset: frozenset[str] = frozenset()
     instances: int = DEFAULT_INSTANCES
     quota_rps: int = DEFAULT_QUOTA_RPS
+    # The package is the one this run builds from the sources (make deploy), not one given (--zip).
+    from_sources: bool = False
 
     @classmethod
     def from_template(
-        cls, shell: Mapping[str, str], zip_path: Path, unset: frozenset[str], stacks: Path = STACKS
+        cls,
+        shell: Mapping[str, str],
+        zip_path: Path,
+        unset: frozenset[str],
+        stacks: Path = STACKS,
+        from_sources: bool = False,
     ) -> Desired:
         namespace, name, properties = function_from_template()
         settings = StackSettings.load(shell.get("STACK") or DEFAULT, stacks)
@@ -78,6 +85,7 @@ class Desired:
             unset,
             instances=count,
             quota_rps=int(shell.get("SMS_ACCOUNT_QUOTA_RPS") or DEFAULT_QUOTA_RPS),
+            from_sources=from_sources,
         )
 
     @property
@@ -93,7 +101,11 @@ class Desired:
         return (self.settings.values.get(name) or self.shell.get(name) or "").strip()
 
     def package_sha(self) -> str:
-        """The package's digest; "unbuilt" in a dry run before any package exists (a real run builds it first)."""
+        """What the function's description records of its code: the digest of the sources a package built by this
+        run comes from (known to a dry run, which never builds), else the given zip's digest ("unbuilt" when a dry
+        run names a zip that is not there)."""
+        if self.from_sources:
+            return sources_digest()
         if not self.zip_path.is_file():
             return "unbuilt"
         return hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
@@ -180,6 +192,17 @@ class Desired:
             batch=batch,
             timeout_s=self.timeout,
         )
+
+
+def sources_digest() -> str:
+    """sha256 over everything `make package` builds the function from: src/ (without bytecode), the pinned
+    requirements and the build itself (tools/package.py). The same sources build the same package."""
+    digest = hashlib.sha256()
+    files = [ROOT / "requirements.txt", ROOT / "tools" / "package.py"]
+    files += sorted(path for path in (ROOT / "src").rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def template_variables(properties: Mapping[str, Any]) -> dict[str, str]:

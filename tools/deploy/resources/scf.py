@@ -82,10 +82,8 @@ class Function(Resource):
                 f"{runtime}, where template.yaml says {desired.properties['Runtime']}: SCF cannot change a function's "
                 "runtime (make destroy, then make deploy, makes it anew)",
             )
-        if not built:
-            d.plan.say("update", self.label(d), "code (the package is built by the real run)")
-        elif desired.package_mark() not in str(found.get("Description", "")):
-            if desired.zip_path.stat().st_size > MAX_UPDATE_ZIP_BYTES:
+        if desired.package_mark() not in str(found.get("Description", "")):
+            if built and desired.zip_path.stat().st_size > MAX_UPDATE_ZIP_BYTES:
                 raise d.error("LimitExceeded.ZipFile", "the zip is over UpdateFunctionCode's 20 MB: upload it to COS")
             d.change("scf", "UpdateFunctionCode", {**d.function_key, "Handler": handler, "ZipFile": zip_base64})
             d.plan.say("update", self.label(d), "code (a new package)")
