@@ -71,12 +71,24 @@ def certificate(directory: Path) -> tuple[Path, Path, Path]:
 
 def trust(directory: Path, ca: Path) -> Path:
     """A directory for tccli's PYTHONPATH whose sitecustomize makes its SDK verify against the stand-in's CA: the
-    SDK passes certifi.where() to requests and honours no variable, so certifi.where is what answers."""
+    SDK passes certifi.where() to requests and honours no variable, so certifi.where is what answers. Any
+    sitecustomize tccli's Python has of its own still runs after it."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sitecustomize.py").write_text(
         "# Written by tools/rehearse.py: tccli's SDK verifies the local stand-in's certificate.\n"
+        "import importlib.machinery\n"
+        "import importlib.util\n"
+        "import os\n"
+        "import sys\n"
+        "\n"
         "import certifi\n"
+        "\n"
         f"certifi.where = lambda: {str(ca)!r}\n"
+        "_here = os.path.dirname(os.path.abspath(__file__))\n"
+        "_path = [entry for entry in sys.path if os.path.abspath(entry or '.') != _here]\n"
+        "_spec = importlib.machinery.PathFinder.find_spec('sitecustomize', _path)\n"
+        "if _spec is not None and _spec.loader is not None:\n"
+        "    _spec.loader.exec_module(importlib.util.module_from_spec(_spec))\n"
     )
     return directory
 

@@ -35,3 +35,24 @@ def test_a_package_that_is_not_there_is_one_line_and_exit_2(tmp_path: Path) -> N
     out = io.StringIO()
     assert main(["--zip", str(tmp_path / "missing.zip")], {}, out) == 2
     assert out.getvalue() == f"rehearse: no package at {tmp_path / 'missing.zip'}: make package, or leave ZIP unset\n"
+
+
+def test_the_trust_hook_points_certifi_at_the_stand_ins_ca_and_still_runs_the_pythons_own_sitecustomize(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tools.rehearse import trust
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read here\n")
+    hooked = trust(tmp_path / "trust", ca)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import builtins\nbuiltins.THEIRS_RAN = True\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooked), str(theirs)])}
+    code = "import builtins, certifi; print(certifi.where()); print(getattr(builtins, 'THEIRS_RAN', False))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [str(ca), "True"]
