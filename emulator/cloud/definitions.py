@@ -366,8 +366,10 @@ def _object(service: str, obj: str, data: dict[str, Any], prefix: str, answer: b
                     if (limit.service, limit.obj, limit.name) == (service, obj, name) and limit.absent
                 )
             continue
+        before = len(problems)
         _value(service, item, data[name], path, answer, problems)
-        if not answer and data[name] is not None:
+        # A documented limit judges a value of the right type only (a wrong type is refused as such already).
+        if not answer and data[name] is not None and len(problems) == before:
             for limit in LIMITS:
                 if (limit.service, limit.obj, limit.name) == (service, obj, name):
                     problem = limit.check(data[name])

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from deploy_doubles import FIRST, MUTATING, InProcessCloud, plan_lines
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emulator.cloud import CloudStandIn, definitions, extract
 from emulator.signing import ApiError
@@ -267,3 +269,41 @@ def test_a_trust_policy_answered_in_another_form_of_the_same_document_is_kept(an
     sent = json.dumps(json.loads((Path(cli.__file__).parents[2] / "deploy" / "trust-policy.json").read_text()))
     assert same_policy(answered, sent)
     assert not same_policy(answered.replace("scf.qcloud.com", "cvm.qcloud.com"), sent)
+
+
+# ---- hostile requests ----------------------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
+_CALLS = [(service, action) for service, actions in extract.ACTIONS.items() for action in actions]
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
+    """An action the tool calls, with its own member names (most of the time) holding any JSON at all."""
+    service, action = draw(st.sampled_from(_CALLS))
+    obj = definitions.definitions(service)["actions"][action]["input"]
+    names = [member["name"] for member in definitions.definitions(service)["objects"][obj]["members"]]
+    keys = st.sampled_from(names) | st.text(max_size=6)
+    return service, action, draw(st.dictionaries(keys, _JSON, max_size=5))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=_requests())
+def test_any_request_is_answered_or_refused_as_the_api_refuses_never_a_crash_of_the_stand_in(
+    request: tuple[str, str, dict[str, Any]],
+) -> None:
+    service, action, params = request
+    refused: ApiError | None = None
+    try:
+        CloudStandIn().dispatch(service, action, params)
+    except ApiError as exc:
+        refused = exc
+    if refused is not None:
+        assert refused.code.split(".")[0] in {
+            "InvalidParameterValue", "InvalidParameter", "MissingParameter", "UnknownParameter", "ResourceNotFound",
+            "ResourceInUse", "FailedOperation", "OperationDenied",
+        }, refused.code  # fmt: skip
