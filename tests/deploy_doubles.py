@@ -54,6 +54,22 @@ class InProcessCloud:
 
 FIRST = {"REPORT_SIGNING_SECRET": SECRET, "CMQ_PUSH_TOKEN": PUSH, "REDIS_URL": REDIS}
 
+# A stack with every feature on: CKafka, a VPC, a robot and CAM receivers (the push token and Redis come from FIRST).
+EVERY_FEATURE = """\
+SMS_SDK_APP_ID=1400006666
+SMS_MAX_RPS=100
+RESERVED_INSTANCES=2
+CKAFKA_INSTANCE=ckafka-abcd1234
+CKAFKA_TOPIC=verification-success
+CKAFKA_MAX_MSG_NUM=500
+VPC_ID=vpc-abcd1234
+SUBNET_ID=subnet-abcd1234
+ALARM_WEBHOOK=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=full
+ALARM_WEBHOOK_TYPE=WeCom
+ALARM_CAM_UINS=100000000011,100000000012
+ALARM_CAM_GROUPS=20001
+"""
+
 
 def plan_lines(output: str) -> list[str]:
     """The plan's resource lines, as a dry run and a real run both print them ("would create" and "create")."""

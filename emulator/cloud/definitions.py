@@ -117,6 +117,9 @@ _CHINESE = "\u4e00-\u9fff"
 # Cloud Monitor's short region names (the BindingPolicyObject example's "gz"; Cloud Monitor's region list, 248/50863).
 MONITOR_REGIONS = ("gz", "sh", "bj", "cd", "cq", "nj", "hk", "sg", "th", "jkt", "sao", "de", "kr", "jp", "in", "usw")
 
+# SCF's memory sizes, as both CreateFunction's and UpdateFunctionConfiguration's documents give them.
+_MEMORY_SIZES = _one_of(64, *range(128, 3073, 128))
+
 LIMITS: tuple[Limit, ...] = (
     # ---- SCF
     Limit(
@@ -153,7 +156,7 @@ LIMITS: tuple[Limit, ...] = (
         "CreateFunctionRequest",
         "MemorySize",
         "可选范围 64、128MB-3072MB，并且以 128MB 为阶梯",
-        _one_of(64, *range(128, 3073, 128)),
+        _MEMORY_SIZES,
     ),
     Limit("scf", "CreateFunctionRequest", "Timeout", "可选值范围 1-900 秒", _between(1, 900)),
     Limit(
@@ -161,7 +164,7 @@ LIMITS: tuple[Limit, ...] = (
         "UpdateFunctionConfigurationRequest",
         "MemorySize",
         "可选范64M、128 M-3072 M，以 128MB 为阶梯",
-        _one_of(64, *range(128, 3073, 128)),
+        _MEMORY_SIZES,
     ),
     Limit("scf", "UpdateFunctionConfigurationRequest", "Timeout", "可选值范 1-900 秒", _between(1, 900)),
     Limit("scf", "Variable", "Key", "变量的名称，不可为空字符", _pattern(r".+", "a name (not empty)")),

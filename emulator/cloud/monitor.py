@@ -28,6 +28,15 @@ def _rule_answer(rule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _delete_each(store: dict[str, dict[str, Any]], ids: list[str], missing: tuple[str, str]) -> dict[str, Any]:
+    """Cloud Monitor's batch deletes: every id must exist, or nothing is deleted."""
+    if any(item not in store for item in ids):
+        raise ApiError(*missing)
+    for item in ids:
+        del store[item]
+    return {}
+
+
 class Monitor(State):
     def _monitor_notice(self, notice_id: str) -> dict[str, Any]:
         notice = self.monitor_notices.get(notice_id)
@@ -83,10 +92,7 @@ class Monitor(State):
         return {}
 
     def _monitor_DeleteAlarmNotices(self, p: dict[str, Any]) -> dict[str, Any]:
-        for notice_id in p["NoticeIds"]:
-            self._monitor_notice(notice_id)
-            del self.monitor_notices[notice_id]
-        return {}
+        return _delete_each(self.monitor_notices, p["NoticeIds"], _NO_NOTICE)
 
     def _monitor_DescribeAlarmPolicies(self, p: dict[str, Any]) -> dict[str, Any]:
         found = [item for item in self.monitor_policies.values() if p.get("PolicyName", "") in item["PolicyName"]]
@@ -155,7 +161,4 @@ class Monitor(State):
         return {}
 
     def _monitor_DeleteAlarmPolicy(self, p: dict[str, Any]) -> dict[str, Any]:
-        for policy_id in p["PolicyIds"]:
-            self._monitor_policy(policy_id)
-            del self.monitor_policies[policy_id]
-        return {}
+        return _delete_each(self.monitor_policies, p["PolicyIds"], _NO_POLICY)

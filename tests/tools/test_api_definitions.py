@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_doubles import FIRST, MUTATING, InProcessCloud, plan_lines
+from deploy_doubles import EVERY_FEATURE, FIRST, MUTATING, InProcessCloud, plan_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,28 +20,12 @@ from emulator.signing import ApiError
 from tools.deploy import cli
 from tools.deploy.cli import main as deploy_main
 
-# A stack with every feature on: CKafka, a VPC, a robot and CAM receivers (the push token and Redis come from FIRST).
-EVERYTHING = """\
-SMS_SDK_APP_ID=1400006666
-SMS_MAX_RPS=100
-RESERVED_INSTANCES=2
-CKAFKA_INSTANCE=ckafka-abcd1234
-CKAFKA_TOPIC=verification-success
-CKAFKA_MAX_MSG_NUM=500
-VPC_ID=vpc-abcd1234
-SUBNET_ID=subnet-abcd1234
-ALARM_WEBHOOK=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=full
-ALARM_WEBHOOK_TYPE=WeCom
-ALARM_CAM_UINS=100000000011,100000000012
-ALARM_CAM_GROUPS=20001
-"""
-
 
 @pytest.fixture
 def stacks(tmp_path: Path) -> Path:
     directory = tmp_path / "stacks"
     directory.mkdir()
-    (directory / "full.env").write_text(EVERYTHING)
+    (directory / "full.env").write_text(EVERY_FEATURE)
     (directory / "hook.env").write_text("SMS_SDK_APP_ID=1400006666\nALARM_WEBHOOK=https://ops.example.com/alarm\n"
                                         "ALARM_WEBHOOK_TYPE=Http\n")  # fmt: skip
     return directory
@@ -178,7 +162,7 @@ def test_for_a_stack_with_every_feature_a_dry_run_and_the_real_run_agree_line_fo
     cloud = CloudStandIn(reads_until_active=1)
     shell = {**FIRST, "STACK": "full"}
     for change in ("", "ALARM_CAM_UINS=100000000011,100000000012,100000000013\nCKAFKA_MAX_MSG_NUM=800\n"):
-        (stacks / "full.env").write_text(EVERYTHING + change)
+        (stacks / "full.env").write_text(EVERY_FEATURE + change)
         before = len(cloud.calls)
         dry = run(cloud, package, stacks, shell, "apply", "--dry-run")
         assert [call.action for call in cloud.calls[before:] if MUTATING.match(call.action)] == []

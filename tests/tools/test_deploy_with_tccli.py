@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CONFIG_VARIABLES, ROOT
+from deploy_doubles import EVERY_FEATURE
 
 from emulator import PERMANENT_KEY
 from emulator.cloud import CloudStandIn
@@ -242,19 +243,6 @@ def test_with_the_real_tccli_a_loopback_endpoint_in_the_shell_is_ignored_then_re
 
 
 # ---- make rehearse -----------------------------------------------------------------------------------
-
-EVERY_FEATURE = """\
-SMS_SDK_APP_ID=1400006666
-SMS_MAX_RPS=100
-RESERVED_INSTANCES=2
-CKAFKA_INSTANCE=ckafka-abcd1234
-CKAFKA_TOPIC=verification-success
-VPC_ID=vpc-abcd1234
-SUBNET_ID=subnet-abcd1234
-ALARM_WEBHOOK=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=rehearse
-ALARM_CAM_UINS=100000000011
-ALARM_CAM_GROUPS=20001
-"""
 
 
 def test_make_rehearse_deploys_redeploys_and_destroys_a_stack_with_every_feature_and_records_every_call(
