@@ -14,26 +14,28 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+_LOOPBACK = ("0100007F", "0000000000000000FFFF00000100007F")  # 127.0.0.1 as /proc/net/tcp and tcp6 spell it
 
-def open_sockets_to(port: int) -> int:
-    """How many descriptors of this process are TCP sockets whose peer is 127.0.0.1:`port`, in any state
-    (a socket the server closed but we never did sits in CLOSE_WAIT, and still counts)."""
+
+def sockets_to(port: int) -> set[str]:
+    """The inodes of this process's TCP sockets whose peer is 127.0.0.1:`port`, in any state (a socket the
+    server closed but we never did sits in CLOSE_WAIT, and still counts)."""
     inodes = set()
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):
             target = os.readlink(f"/proc/self/fd/{fd}")
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
-    count = 0
+    found = set()
     for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as lines:
             next(lines)
             for line in lines:
                 fields = line.split()
-                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-                if remote_port == port and fields[9] in inodes:
-                    count += 1
-    return count
+                address, remote_port = fields[2].rsplit(":", 1)
+                if int(remote_port, 16) == port and address in _LOOPBACK and fields[9] in inodes:
+                    found.add(fields[9])
+    return found
 
 
 def answer(
@@ -127,6 +129,9 @@ class Hostile:
         self.script = script
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
+        # The kernel may hand out a port an earlier test's server had; a client socket of that test not yet
+        # collected would still name it as its peer, so only sockets opened from now on are counted.
+        self.earlier = sockets_to(self.port)
         self.lock = threading.Lock()
         self.connections = 0
         self.requests = 0
@@ -150,6 +155,10 @@ class Hostile:
             self.script(peer, number)
         with contextlib.suppress(OSError):
             peer.sock.close()
+
+    def open_sockets(self) -> int:
+        """How many sockets of this process are open to this server (the descriptors SCF caps at 1,024)."""
+        return len(sockets_to(self.port) - self.earlier)
 
     def close(self) -> None:
         self.listener.close()

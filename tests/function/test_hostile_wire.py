@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wire import Hostile, Peer, answer, api_body, gzipped, hostile, make_certificate, open_sockets_to
+from wire import Hostile, Peer, answer, api_body, gzipped, hostile, make_certificate
 
 from sms_conversion import transport
 from sms_conversion.classifier import Kind
@@ -153,7 +153,7 @@ def test_an_answer_that_is_not_one_valid_http_answer_is_never_reported_on(reply:
         report = Report(server.port)
         assert retried_and_failed(report.outcome, words), report.outcome
         assert server.requests == ATTEMPTS  # asked again, on purpose (the retry policy), never silently
-        assert open_sockets_to(server.port) == 0  # each discarded at once
+        assert server.open_sockets() == 0  # each discarded at once
         report.close()
 
 
@@ -175,9 +175,9 @@ def test_bytes_arriving_while_idle_are_never_taken_for_the_next_calls_answer() -
         assert b"r-1-1" in one.content
         assert b"r-2-2" in two.content  # its own answer, on a new connection: never r-stale
         assert (server.connections, server.requests) == (2, 2)
-        assert open_sockets_to(server.port) == 1  # the second, kept alive
+        assert server.open_sockets() == 1  # the second, kept alive
         connection.close()
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
 
 
 @pytest.mark.parametrize(
@@ -211,9 +211,9 @@ def test_every_valid_way_an_answer_is_framed_is_reported(reply: bytes) -> None:
         assert reported(report.outcome), report.outcome
         assert report.outcome.attempts == 1
         assert server.requests == 1
-        assert open_sockets_to(server.port) == (0 if reply.startswith(b"HTTP/1.0") else 1)
+        assert server.open_sockets() == (0 if reply.startswith(b"HTTP/1.0") else 1)
         report.close()
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
 
 
 # ---- sockets: closed the moment they are done ---------------------------------------------------------
@@ -242,7 +242,7 @@ def test_every_way_a_connection_ends_leaves_no_socket_behind(ending: str) -> Non
             words = "reset" if ending.startswith("reset") else "without answering"
             assert all(retried_and_failed(outcome, words) for outcome in report.outcomes), report.outcome
             assert server.requests == (0 if ending == "reset-at-once" else 20 * ATTEMPTS)
-        assert open_sockets_to(server.port) == 0  # never a CLOSE_WAIT left for the garbage collector
+        assert server.open_sockets() == 0  # never a CLOSE_WAIT left for the garbage collector
         report.close()
 
 
@@ -284,14 +284,14 @@ def test_ten_thousand_calls_of_closes_failures_and_reconnects_hold_at_most_one_s
         for thread in threads:
             thread.start()
         while any(thread.is_alive() for thread in threads):
-            most = max(most, open_sockets_to(server.port))
+            most = max(most, server.open_sockets())
             time.sleep(0.005)
         assert server.requests == 10_000
         assert odd == []
         assert most <= 4
         for connection in connections:
             connection.close()
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
 
 
 def test_a_warm_instance_that_changes_endpoint_closes_the_old_pool_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,9 +303,9 @@ def test_a_warm_instance_that_changes_endpoint_closes_the_old_pool_at_once(monke
         pool = instance.client_pool(load_settings({"SMS_ENDPOINT": f"http://127.0.0.1:{first.port}"}))
         with pool.lease() as client:
             client.transport.request("POST", f"http://127.0.0.1:{first.port}/", "{}", {})
-        assert open_sockets_to(first.port) == 1
+        assert first.open_sockets() == 1
         instance.client_pool(load_settings({"SMS_ENDPOINT": "http://127.0.0.1:9", "SMS_REGION": "ap-singapore"}))
-        assert open_sockets_to(first.port) == 0
+        assert first.open_sockets() == 0
 
 
 def test_the_watchdog_never_shuts_a_connection_whose_call_has_finished() -> None:
@@ -335,7 +335,7 @@ def test_an_answer_dripping_a_byte_at_a_time_is_cut_at_the_budget() -> None:
         assert "budget" in (report.outcome.message or "")
         assert report.seconds < 1.5  # the whole answer would take 10 s; each byte came within the 0.3 s timeout
         assert server.requests == 1
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
         report.close()
 
 
@@ -352,7 +352,7 @@ def test_a_proxy_answering_connect_a_byte_every_half_second_is_cut_at_the_budget
         assert report.outcome.status is Status.FAILED
         assert report.seconds < 3.0  # per-read timeouts alone: 19.5 s
         assert "budget" in (report.outcome.message or "") or "time" in (report.outcome.message or "")
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
 
 
 # ---- TLS: each failure by its cause, in words -----------------------------------------------------------
@@ -388,7 +388,7 @@ def test_a_fin_during_the_tls_handshake_is_transient_and_retried(certificate: tu
         assert reported(report.outcome), report.outcome
         assert report.outcome.attempts == 2
         assert (server.connections, server.requests) == (2, 1)
-        assert open_sockets_to(server.port) == 1
+        assert server.open_sockets() == 1
         report.close()
 
 
@@ -420,7 +420,7 @@ def test_a_tls_failure_no_retry_fixes_is_a_deployment_fault_named_in_words(
         assert report.outcome.fault is not None
         assert Kind.DEPLOYMENT_FAULT
         assert server.requests == 0
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
 
 
 def test_a_refused_protocol_version_is_a_deployment_fault(certificate: tuple[Path, Path]) -> None:
@@ -444,7 +444,7 @@ def test_a_refused_protocol_version_is_a_deployment_fault(certificate: tuple[Pat
         report = Report(server.port, scheme="https", cafile=str(certificate[0]) + "#tls12")
         assert a_deployment_fault(report.outcome, "TLS: tlsv1 alert protocol version"), report.outcome
         assert server.requests == 0
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
     del transport._contexts[str(certificate[0]) + "#tls12"]
 
 
@@ -474,7 +474,7 @@ def test_a_proxy_asking_for_credentials_is_a_deployment_fault(monkeypatch: pytes
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{server.port}")
         report = Report(443, scheme="https", host="sms.tencentcloudapi.com")
         assert a_deployment_fault(report.outcome, "the proxy asked for credentials (407)"), report.outcome
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
 
 
 @pytest.mark.parametrize(
@@ -510,7 +510,7 @@ def test_a_connection_closed_while_idle_is_replaced_and_never_written_to() -> No
     with hostile(script) as server:
         report = Report(server.port, calls=1)
         time.sleep(0.05)  # the FIN arrives while the connection is idle
-        assert open_sockets_to(server.port) == 1  # in CLOSE_WAIT until the next call looks at it
+        assert server.open_sockets() == 1  # in CLOSE_WAIT until the next call looks at it
         clock = SystemClock()
         reporter = ConversionReporter(report.pool, clock, 2.0, ATTEMPTS, backoff_seconds=0.01)
         deadline = Deadline(clock, clock.monotonic() + 5, clock.monotonic() + 6)
@@ -519,9 +519,9 @@ def test_a_connection_closed_while_idle_is_replaced_and_never_written_to() -> No
         assert outcome.attempts == 1  # no failed attempt: the stale connection was closed before sending
         assert (server.connections, server.requests) == (2, 2)
         time.sleep(0.05)
-        assert open_sockets_to(server.port) == 1  # the second one's, once its own FIN is read: never two
+        assert server.open_sockets() == 1  # the second one's, once its own FIN is read: never two
         report.close()
-        assert open_sockets_to(server.port) == 0
+        assert server.open_sockets() == 0
 
 
 def test_a_proxy_the_function_cannot_use_is_a_misconfiguration_naming_the_variable(
