@@ -15,7 +15,7 @@ from sms_conversion.settings import ConfigurationError, check_against_limit, loa
 from tools.deploy import resources
 from tools.deploy.desired import FUNCTION_DEFAULT_MAX_RPS, Desired, index_rule, load_json, quota_problem
 from tools.deploy.resources import Resource
-from tools.deploy.resources.base import parsed, variables_of
+from tools.deploy.resources.base import Context, parsed, variables_of
 from tools.deploy.tccli import Cloud, CloudError, DeployError
 from tools.stack import DEFAULT, SECRETS, VARIABLES_LIMIT_BYTES, Source, endpoint_problem
 
@@ -23,7 +23,6 @@ from tools.stack import DEFAULT, SECRETS, VARIABLES_LIMIT_BYTES, Source, endpoin
 MARKER = "managed by make deploy"
 MANAGED_BY = ("managed-by", "report-conversion-deploy")
 STACK_TAG = "stack"
-PAGE_SIZES = {"cls": 100, "scf": 100, "cam": 200, "monitor": 100}
 
 
 # ---- the plan --------------------------------------------------------------------------------------
@@ -55,7 +54,9 @@ def step(name: str) -> Iterator[None]:
         raise DeployError(advice or f'step "{name}" failed: {exc}') from None
 
 
-class Deployer:
+class Deployer(Context):
+    plan: Plan  # the printing plan; a resource sees it as base.Plan
+
     def __init__(
         self,
         cloud: Cloud,
@@ -95,74 +96,6 @@ class Deployer:
         self.walk = resources.resources(
             desired.ckafka_triggers(), load_json("cls/alarms.json"), load_json("monitor/alarms.json")
         )
-
-    # ---- calls -----------------------------------------------------------------------------------
-
-    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
-        return self.cloud.call(service, action, params, region)
-
-    def change(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A call that changes something: skipped in a dry run."""
-        if self.dry_run:
-            return {}
-        return self.call(service, action, params)
-
-    def read(
-        self, service: str, action: str, params: dict[str, Any], region: str | None = None
-    ) -> dict[str, Any] | None:
-        """A read of something that may not exist: None when the API says it does not."""
-        try:
-            return self.call(service, action, params, region)
-        except CloudError as exc:
-            if exc.not_found:
-                return None
-            raise
-
-    def each(
-        self,
-        service: str,
-        action: str,
-        params: dict[str, Any],
-        key: str,
-        missing_ok: bool = False,
-        region: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every item of a Describe or List call, page after page, until the total is seen."""
-        size = PAGE_SIZES[service]
-        seen, page = 0, 0
-        while True:
-            if service == "cam":
-                paging = {"Page": page + 1, "Rp": size}
-            elif service == "monitor":
-                paging = {"PageNumber": page + 1, "PageSize": size}
-            else:
-                paging = {"Offset": seen, "Limit": size}
-            answer = (
-                self.read(service, action, {**params, **paging}, region)
-                if missing_ok
-                else self.call(service, action, {**params, **paging}, region)
-            )
-            if answer is None:
-                return
-            items = list(answer.get(key) or [])
-            yield from items
-            seen += len(items)
-            page += 1
-            total = next((answer[name] for name in ("TotalCount", "TotalNum", "Total") if name in answer), None)
-            if not items or (total is not None and seen >= int(total)) or (total is None and len(items) < size):
-                return
-
-    def named(
-        self, service: str, action: str, params: dict[str, Any], key: str, field: str, name: str
-    ) -> dict[str, Any] | None:
-        """The first item whose `field` is exactly `name`, read page after page (a lookup's filter is fuzzy)."""
-        for item in self.each(service, action, params, key):
-            if item.get(field) == name:
-                return dict(item)
-        return None
-
-    def error(self, code: str, message: str) -> CloudError:
-        return CloudError(code, message)
 
     # ---- what resources share -------------------------------------------------------------------------
 

@@ -4,30 +4,30 @@ keep or update."""
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from tools.deploy.desired import Desired
-from tools.deploy.tccli import CloudError
+from tools.deploy.tccli import Cloud, CloudError
 from tools.stack import Names
 
 NEW = "(new)"  # the id of something a dry run would create
+PAGE_SIZES = {"cls": 100, "scf": 100, "cam": 200, "monitor": 100}
 
 
 class Plan(Protocol):
     def say(self, verb: str, what: str, detail: str = "") -> None: ...
 
 
-class Context(Protocol):
-    """What a resource may use of the run walking it (tools/deploy/plan.py's Deployer): its calls, the ids the
-    resources before it found or made, and the one ownership check."""
+class Context(ABC):
+    """What a resource may use of the run walking it (tools/deploy/plan.py's Deployer): its calls, made here,
+    the ids the resources before it found or made, and the one ownership check."""
 
+    cloud: Cloud
     desired: Desired
     names: Names
-
-    @property
-    def plan(self) -> Plan: ...
-
+    plan: Plan
     dry_run: bool
     marker: str
     function_key: dict[str, str]
@@ -39,11 +39,26 @@ class Context(Protocol):
     deleted_topic: bool
     function_created: bool
 
-    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]: ...
-    def change(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def call(self, service: str, action: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
+        return self.cloud.call(service, action, params, region)
+
+    def change(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A call that changes something: skipped in a dry run."""
+        if self.dry_run:
+            return {}
+        return self.call(service, action, params)
+
     def read(
         self, service: str, action: str, params: dict[str, Any], region: str | None = None
-    ) -> dict[str, Any] | None: ...
+    ) -> dict[str, Any] | None:
+        """A read of something that may not exist: None when the API says it does not."""
+        try:
+            return self.call(service, action, params, region)
+        except CloudError as exc:
+            if exc.not_found:
+                return None
+            raise
+
     def each(
         self,
         service: str,
@@ -52,20 +67,65 @@ class Context(Protocol):
         key: str,
         missing_ok: bool = False,
         region: str | None = None,
-    ) -> Iterator[dict[str, Any]]: ...
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a Describe or List call, page after page, until the total is seen."""
+        size = PAGE_SIZES[service]
+        seen, page = 0, 0
+        while True:
+            if service == "cam":
+                paging = {"Page": page + 1, "Rp": size}
+            elif service == "monitor":
+                paging = {"PageNumber": page + 1, "PageSize": size}
+            else:
+                paging = {"Offset": seen, "Limit": size}
+            answer = (
+                self.read(service, action, {**params, **paging}, region)
+                if missing_ok
+                else self.call(service, action, {**params, **paging}, region)
+            )
+            if answer is None:
+                return
+            items = list(answer.get(key) or [])
+            yield from items
+            seen += len(items)
+            page += 1
+            total = next((answer[name] for name in ("TotalCount", "TotalNum", "Total") if name in answer), None)
+            if not items or (total is not None and seen >= int(total)) or (total is None and len(items) < size):
+                return
+
     def named(
         self, service: str, action: str, params: dict[str, Any], key: str, field: str, name: str
-    ) -> dict[str, Any] | None: ...
-    def error(self, code: str, message: str) -> CloudError: ...
+    ) -> dict[str, Any] | None:
+        """The first item whose `field` is exactly `name`, read page after page (a lookup's filter is fuzzy)."""
+        for item in self.each(service, action, params, key):
+            if item.get(field) == name:
+                return dict(item)
+        return None
+
+    def error(self, code: str, message: str) -> CloudError:
+        return CloudError(code, message)
+
+    # ---- what the run knows of the stack (the Deployer's) ----
+
+    @abstractmethod
     def tags(self) -> list[dict[str, str]]: ...
+    @abstractmethod
     def owns(self, resource: Resource, found: Mapping[str, Any]) -> bool: ...
+    @abstractmethod
     def document(self, name: str) -> str: ...
+    @abstractmethod
     def index_rule(self) -> dict[str, Any]: ...
+    @abstractmethod
     def board(self) -> dict[str, Any]: ...
+    @abstractmethod
     def triggers(self) -> list[dict[str, Any]]: ...
+    @abstractmethod
     def forget_triggers(self) -> None: ...
+    @abstractmethod
     def cls_alarms(self) -> dict[str, dict[str, Any]]: ...
+    @abstractmethod
     def describe_variables(self, current: Mapping[str, str]) -> str: ...
+    @abstractmethod
     def wait_active(self, why: str) -> None: ...
 
 
